@@ -7,7 +7,11 @@ from collections.abc import Iterable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import (
+    aio_client_interceptors,
+    aio_server_interceptor,
+    filters,
+)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -22,8 +26,15 @@ class GrpcServer:
 
     def __init__(self, listen: str) -> None:
         self.listen = listen
-        self.server = grpc.aio.server(interceptors=[aio_server_interceptor()])
-        self.health = health.aio.HealthServicer()
+        # Health and reflection are plumbing, not traced; the tracing interceptor also
+        # cannot wrap the health servicer's Watch (it writes to the context, not a generator).
+        untraced = filters.any_of(
+            filters.service_prefix("grpc.health."), filters.service_prefix("grpc.reflection.")
+        )
+        self.server = grpc.aio.server(
+            interceptors=[aio_server_interceptor(filter_=filters.negate(untraced))]
+        )
+        self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.service_names: list[str] = []
         self.port = 0
@@ -64,7 +75,9 @@ async def check_health(address: str, service: str = "", timeout: float = 2.0) ->
     async with grpc.aio.insecure_channel(address) as ch:
         stub = health_pb2_grpc.HealthStub(ch)
         try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+            reply = await stub.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
         except grpc.aio.AioRpcError:
             return False
         return bool(reply.status == SERVING)

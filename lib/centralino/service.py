@@ -9,7 +9,10 @@ socket or connection is left behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -54,7 +57,7 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-async def _heartbeat(ctx: ServiceContext, state: common_pb2.ServiceHeartbeat.State.ValueType) -> None:
+async def _heartbeat(ctx: ServiceContext, state: common_pb2.ServiceHeartbeat.State) -> None:
     s = ctx.settings
     beat = common_pb2.ServiceHeartbeat(
         meta=ctx.event_meta("_system"),
@@ -93,8 +96,23 @@ async def serve(service: Service, settings: CommonSettings, stop: asyncio.Event)
         await bus.close()
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_supervisor() -> None:
+    """Under ``centralino up`` (Linux), get SIGTERM when the supervisor dies."""
+    supervisor = os.environ.get("CENTRALINO_SUPERVISOR_PID")
+    if not supervisor:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(supervisor):  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run(service_name: str, factory: Callable[[CommonSettings], Service]) -> None:
     """Entry point body for ``centralino-<service>``: blocks until SIGTERM/SIGINT."""
+    _die_with_supervisor()
     settings = CommonSettings.from_env(service_name)
     setup_logging(service_name, settings.instance_id, settings.log_level, settings.log_format)
     setup_telemetry(service_name, settings.instance_id, settings.environ)

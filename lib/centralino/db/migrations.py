@@ -39,7 +39,9 @@ def _files(directory: Traversable) -> list[tuple[int, str, str]]:
     return found
 
 
-async def apply_migrations(conn: asyncpg.Connection, owner: str, directory: Traversable) -> list[str]:
+async def apply_migrations(
+    conn: asyncpg.Connection, owner: str, directory: Traversable
+) -> list[str]:
     """Apply ``owner``'s pending migrations; returns the names applied."""
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)

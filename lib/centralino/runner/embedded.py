@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -26,7 +27,9 @@ class EmbeddedError(RuntimeError):
     """An embedded server could not be found, started or reached."""
 
 
-def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float, proc: subprocess.Popen[bytes], what: str
+) -> None:
     """Block until ``host:port`` accepts TCP connections or ``proc`` dies.
 
     Neither server signals readiness on a channel we can wait on, so we poll the port.
@@ -34,13 +37,13 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[b
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise EmbeddedError(f"{proc.args[0]} exited with {proc.returncode} during start")
+            raise EmbeddedError(f"{what} exited with {proc.returncode} during start")
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)
-    raise EmbeddedError(f"{proc.args[0]} did not listen on {host}:{port} within {timeout}s")
+    raise EmbeddedError(f"{what} did not listen on {host}:{port} within {timeout}s")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -104,7 +107,7 @@ class EmbeddedNats:
             start_new_session=True,
         )
         log.close()
-        wait_for_port(self.host, self.port, timeout, self.proc)
+        wait_for_port(self.host, self.port, timeout, self.proc, "nats-server")
 
     def stop(self) -> None:
         _stop(self.proc)
@@ -112,14 +115,12 @@ class EmbeddedNats:
 
 def postgres_bin_dir() -> Path:
     """Where initdb/postgres live: the pgserver wheel, else the machine's PostgreSQL."""
-    try:
-        import pgserver  # type: ignore[import-untyped]
-
-        bundled = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    # Located without importing: pgserver's import pulls in unrelated start-up work.
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.origin:
+        bundled = Path(spec.origin).parent / "pginstall" / "bin"
         if (bundled / "postgres").is_file():
             return bundled
-    except ImportError:
-        pass
     system = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
     if system:
         return Path(system[-1])
@@ -167,10 +168,13 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/{self.database}"
 
-    def _as_user(self) -> dict[str, object]:
-        if self.user is None:
-            return {}
-        return {"user": self.user.pw_uid, "group": self.user.pw_gid}
+    @property
+    def _uid(self) -> int | None:
+        return None if self.user is None else self.user.pw_uid
+
+    @property
+    def _gid(self) -> int | None:
+        return None if self.user is None else self.user.pw_gid
 
     def _prepare_dirs(self, pgdata: Path, sockets: Path) -> None:
         for d in (self.data_dir, pgdata, sockets):
@@ -192,19 +196,46 @@ class EmbeddedPostgres:
         self._prepare_dirs(pgdata, sockets)
         if not (pgdata / "PG_VERSION").exists():
             result = subprocess.run(
-                [str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
-                 "-E", "UTF8", "--no-instructions"],
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ],
                 capture_output=True,
                 cwd=pgdata,
-                **self._as_user(),  # type: ignore[arg-type]
+                user=self._uid,
+                group=self._gid,
             )
             if result.returncode != 0:
                 raise EmbeddedError(f"initdb failed: {result.stderr.decode(errors='replace')}")
-        args = [str(bindir / "postgres"), "-D", str(pgdata), "-p", str(self.port),
-                "-h", self.host, "-k", str(sockets), "-c", "max_connections=200"]
+        args = [
+            str(bindir / "postgres"),
+            "-D",
+            str(pgdata),
+            "-p",
+            str(self.port),
+            "-h",
+            self.host,
+            "-k",
+            str(sockets),
+            "-c",
+            "max_connections=200",
+        ]
         if not self.durable:  # test clusters: speed over crash safety
-            args += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                     "-c", "full_page_writes=off"]
+            args += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         log = open(self.data_dir / "postgres.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
             args,
@@ -212,10 +243,17 @@ class EmbeddedPostgres:
             stderr=subprocess.STDOUT,
             cwd=pgdata,
             start_new_session=True,
-            **self._as_user(),  # type: ignore[arg-type]
+            user=self._uid,
+            group=self._gid,
         )
         log.close()
-        wait_for_port(self.host, self.port, timeout, self.proc)
+        wait_for_port(
+            self.host,
+            self.port,
+            timeout,
+            self.proc,
+            f"postgres (log: {self.data_dir}/postgres.log)",
+        )
         asyncio.run(self._create_database(timeout))
 
     async def _create_database(self, timeout: float) -> None:

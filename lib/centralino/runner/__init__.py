@@ -1,0 +1,1 @@
+"""``centralino up``: the whole PBX on one machine, on embedded defaults."""

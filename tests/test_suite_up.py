@@ -1,0 +1,138 @@
+"""`centralino up`: the whole suite comes up on embedded defaults, is healthy, talks over
+NATS, and leaves nothing behind when stopped (the foundation's smoke test)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import psutil
+import pytest
+
+from centralino.grpcserver import check_health
+from centralino.runner.layout import SERVICES, Layout
+from centralino.v1 import common_pb2
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class RunningSuite:
+    proc: subprocess.Popen[str]
+    layout: Layout
+    data_dir: Path
+    banner: str
+
+
+def _port_is_free(port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.fixture(scope="module")
+def suite() -> Iterator[RunningSuite]:
+    layout = Layout.ephemeral()
+    data_dir = Path(tempfile.mkdtemp(prefix="centralino-up-"))
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+    env.update(layout.service_env())
+    env.update(
+        CENTRALINO_NATS_PORT=str(layout.nats_port),
+        CENTRALINO_POSTGRES_PORT=str(layout.postgres_port),
+        CENTRALINO_ADMIN_PASSWORD="smoke-test-admin",
+        CENTRALINO_HEARTBEAT_SECONDS="0.5",
+    )
+    proc = subprocess.Popen(
+        [str(BIN / "centralino"), "up", "--data", str(data_dir), "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the banner ends with the Ctrl-C hint
+        lines.append(line)
+        if "Press Ctrl-C to stop." in line:
+            break
+    else:
+        proc.wait(10)
+        pytest.fail("centralino up did not come up:\n" + "".join(lines))
+    running = RunningSuite(proc, layout, data_dir, "".join(lines))
+    yield running
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_banner_says_where_phones_and_admins_connect(suite: RunningSuite) -> None:
+    lay = suite.layout
+    assert f"udp:127.0.0.1:{lay.sip_udp}" in suite.banner
+    assert f"tls:127.0.0.1:{lay.sip_tls}" in suite.banner
+    assert f"ws://127.0.0.1:{lay.sip_ws}" in suite.banner
+    assert f"http://127.0.0.1:{lay.api_port}/api/v1" in suite.banner
+    assert "password 'smoke-test-admin'" in suite.banner
+
+
+def test_demo_tenant_credentials_are_printed_and_saved(suite: RunningSuite) -> None:
+    saved = (suite.data_dir / "demo-credentials.txt").read_text().split("\n")
+    users = [line.split()[0] for line in saved if line.strip() and not line.startswith("#")]
+    assert users == [str(n) for n in range(200, 210)]
+    for line in saved:
+        if line.strip() and not line.startswith("#"):
+            user, password = line.split()[:2]
+            assert f"username {user} password {password}" in suite.banner
+
+
+async def test_every_service_reports_serving(suite: RunningSuite) -> None:
+    results = await asyncio.gather(
+        *(check_health(f"127.0.0.1:{suite.layout.grpc[name]}") for name in SERVICES)
+    )
+    assert dict(zip(SERVICES, results, strict=True)) == dict.fromkeys(SERVICES, True)
+
+
+async def test_services_talk_over_nats(suite: RunningSuite) -> None:
+    """Every service publishes heartbeats on the bus; all of them are heard."""
+    nc = await nats.connect(f"nats://127.0.0.1:{suite.layout.nats_port}")
+    heard: set[str] = set()
+    done = asyncio.Event()
+
+    async def on_beat(msg: nats.aio.msg.Msg) -> None:
+        beat = common_pb2.ServiceHeartbeat.FromString(msg.data)
+        heard.add(beat.service)
+        if heard >= set(SERVICES):
+            done.set()
+
+    await nc.subscribe("sys.centralino.heartbeat.*", cb=on_beat)
+    try:
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        await nc.close()
+    assert heard >= set(SERVICES)
+
+
+def test_sigterm_stops_everything_and_frees_every_port(suite: RunningSuite) -> None:
+    runner = psutil.Process(suite.proc.pid)
+    children = runner.children(recursive=True)
+    assert len(children) >= len(SERVICES) + 2  # services + nats-server + postgres
+    suite.proc.send_signal(signal.SIGTERM)
+    out, _ = suite.proc.communicate(timeout=60)
+    assert suite.proc.returncode == 0, out
+    assert "no process left behind" in out
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == []
+    lay = suite.layout
+    tcp_ports = [lay.nats_port, lay.postgres_port, *lay.grpc.values()]
+    assert [p for p in tcp_ports if not _port_is_free(p, socket.SOCK_STREAM)] == []
