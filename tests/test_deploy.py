@@ -110,7 +110,9 @@ def test_every_service_is_deployed_with_grpc_health_probes() -> None:
 
 
 def test_the_sip_edge_keeps_client_source_addresses() -> None:
-    sip = next(d for _, d in _k8s_docs() if d["kind"] == "Service" and d["metadata"]["name"] == "sip")
+    sip = next(
+        d for _, d in _k8s_docs() if d["kind"] == "Service" and d["metadata"]["name"] == "sip"
+    )
     assert sip["spec"]["externalTrafficPolicy"] == "Local"
     protocols = {(p["port"], p["protocol"]) for p in sip["spec"]["ports"]}
     assert {(5060, "UDP"), (5060, "TCP"), (5061, "TCP")} <= protocols

@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 log = logging.getLogger("centralino.runner")
 
+
 class ChildError(RuntimeError):
     """A service did not become healthy."""
 
