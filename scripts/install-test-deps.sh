@@ -9,6 +9,15 @@ missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The WebSocket interop tests run a real browser SIP library (JsSIP) in headless Chromium.
+web="$here/tests/sip_transport/web"
+if [ -f "$web/package-lock.json" ] && [ ! -d "$web/node_modules" ]; then
+  if command -v npm >/dev/null; then
+    npm ci --prefix "$web" --no-audit --no-fund --loglevel=error
+  else
+    echo "install-test-deps: no npm; the browser (WebSocket) interop tests will be skipped" >&2
+  fi
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
   echo "install-test-deps: no apt-get; missing: ${missing[*]} (their tests will be skipped)" >&2
