@@ -16,11 +16,23 @@ Layers, bottom up (each module depends only on those above it in this list):
 - ``responses``: ``make_response`` (§8.2.6) and ``try_build_400`` for unparsable requests.
 - ``digest``: RFC 7616/8760 digest authentication, server (``DigestChallenger``) and
   client (``build_authorization``) sides, MD5 and SHA-256, stateless HMAC nonces.
-- ``timers`` / ``transaction`` / ``transaction_layer``: the §17 transaction state
-  machines (timers A-K, aioquic shape: ``receive(msg, now)``, ``get_timer()``,
-  ``handle_timer(now)``, ``next_event()``) and the layer that matches messages to them.
-- ``dialog``: §12 dialogs (UAC/UAS, early dialogs per remote tag, route sets, in-dialog
-  requests, ACK for 2xx).
+- ``timers`` / ``events`` / ``transaction`` / ``transaction_layer``: the §17
+  transaction state machines (timers A-K, T1/T2/T4 in ``TimerConfig``; aioquic shape:
+  ``receive(msg, now)``, ``send(...)``, ``get_timer()``, ``handle_timer(now)``,
+  ``next_event()``, ``messages_to_send()``), and ``TransactionLayer``, which matches
+  messages to transactions (CANCEL and non-2xx ACK included), absorbs retransmissions,
+  multiplexes timers and hands ACKs for 2xx to the TU. INVITE server transactions send
+  100 Trying themselves only if the TU sent no provisional within 200 ms
+  (``TimerConfig.trying_delay``; 0 sends it at once).
+- ``dialog``: §12 dialogs (UAC/UAS, early dialogs per remote tag in ``DialogSet``, route
+  sets with loose and strict routing, remote target refresh, in-dialog requests, ACK
+  for 2xx).
+
+Parsing is lazy: ``parse_message`` checks framing, the start line, header-line syntax,
+control characters and Content-Length; structured headers are parsed on first access
+and raise ``SipHeaderError`` then. Servers call ``msg.validate()`` before acting on a
+request and answer a ``SipError`` with ``try_build_400(data, error)`` when it returns
+bytes (it returns ``None`` for what cannot be addressed: drop it).
 
 ``transport`` (framing, sockets) and ``resolve`` (RFC 3263) live beside this core and
 are not imported by it.
@@ -64,6 +76,7 @@ from centralino.sip.transaction import (
     ClientTransaction,
     ServerTransaction,
     TransactionState,
+    build_cancel,
     build_non2xx_ack,
 )
 from centralino.sip.transaction_layer import TransactionLayer
@@ -111,6 +124,7 @@ __all__ = [
     "Via",
     "apply_received_rport",
     "build_authorization",
+    "build_cancel",
     "build_non2xx_ack",
     "canonical_name",
     "generate_branch",

@@ -136,7 +136,10 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        key = header_key(name)
+        try:
+            key = header_key(name)
+        except ValueError:
+            return False
         return any(k == key for k, _, _ in self._items)
 
     def __repr__(self) -> str:

@@ -269,7 +269,7 @@ class Message:
 class Request(Message):
     """A SIP request. ``uri`` is parsed on first access; ``uri_text`` is the wire form."""
 
-    __slots__ = ("_uri", "method", "uri_text")
+    __slots__ = ("_uri", "_uri_parsed_as", "method", "uri_text")
 
     def __init__(
         self,
@@ -283,17 +283,21 @@ class Request(Message):
         self.method = method
         self._uri: SipUri | None = uri if isinstance(uri, SipUri) else None
         self.uri_text = str(uri)
+        # How the parsed URI printed when parsed: unchanged, the wire text is kept as is.
+        self._uri_parsed_as: str | None = None
 
     @property
     def uri(self) -> SipUri:
         """The Request-URI. Raises ``SipParseError`` (416 for unknown schemes)."""
         if self._uri is None:
             self._uri = parse_uri(self.uri_text)
+            self._uri_parsed_as = str(self._uri)
         return self._uri
 
     @uri.setter
     def uri(self, value: SipUri | str) -> None:
         self._uri = value if isinstance(value, SipUri) else None
+        self._uri_parsed_as = None
         self.uri_text = str(value)
 
     def validate(self) -> None:
@@ -308,8 +312,13 @@ class Request(Message):
             raise SipParseError("CSeq method does not match the request method")
 
     def start_line(self) -> str:
-        # A SipUri handed out by .uri may have been edited in place since.
-        uri = str(self._uri) if self._uri is not None else self.uri_text
+        uri = self.uri_text
+        if self._uri is not None:
+            # A SipUri handed out by .uri may have been edited in place since; if not,
+            # the peer's spelling (parameter case...) is kept.
+            printed = str(self._uri)
+            if printed != self._uri_parsed_as:
+                uri = printed
         return f"{self.method} {uri} {self.version}"
 
     def copy(self) -> Request:

@@ -52,7 +52,13 @@ from centralino.sip.message import Message, Request, Response
 from centralino.sip.responses import make_response
 from centralino.sip.timers import DEFAULT_TIMERS, TimerConfig
 
-__all__ = ["ClientTransaction", "ServerTransaction", "TransactionState", "build_non2xx_ack"]
+__all__ = [
+    "ClientTransaction",
+    "ServerTransaction",
+    "TransactionState",
+    "build_cancel",
+    "build_non2xx_ack",
+]
 
 
 class TransactionState(enum.Enum):
@@ -177,6 +183,23 @@ def build_non2xx_ack(invite: Request, response: Response) -> Request:
     items.append(("to", "To", response.headers.get("To") or ""))
     items.append(("cseq", "CSeq", f"{invite.cseq.seq} ACK"))
     return ack
+
+
+def build_cancel(invite: Request) -> Request:
+    """The CANCEL for an INVITE we sent (§9.1).
+
+    Same Request-URI, top Via (so it matches the INVITE's server transaction), From,
+    To, Call-ID, CSeq number and Route; sent in its own client transaction.
+    """
+    cancel = Request("CANCEL", invite.uri_text)
+    items = cancel.headers._items
+    items.append(("via", "Via", invite.headers.values("Via")[0]))
+    items.append(("max-forwards", "Max-Forwards", "70"))
+    for key, name, value in invite.headers._items:
+        if key in ("from", "to", "call-id", "route"):
+            items.append((key, name, value))
+    items.append(("cseq", "CSeq", f"{invite.cseq.seq} CANCEL"))
+    return cancel
 
 
 class _Transaction:

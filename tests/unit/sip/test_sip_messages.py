@@ -314,3 +314,13 @@ def test_building_messages_from_scratch() -> None:
     assert data.endswith(b"Content-Length: 0\r\n\r\n")
     ringing = parse_message(Response(180).serialize())
     assert isinstance(ringing, Response) and ringing.reason == "Ringing"
+
+
+def test_reading_the_request_uri_keeps_its_wire_spelling() -> None:
+    data = REGISTER.replace(b"sip:pbx.example.com SIP", b"sip:PBX.example.com;Transport=UDP SIP")
+    msg = parse_message(data)
+    assert isinstance(msg, Request)
+    assert msg.uri.transport == "udp"
+    assert msg.serialize() == data
+    msg.uri.params["lr"] = None
+    assert msg.serialize().startswith(b"REGISTER sip:PBX.example.com;transport=UDP;lr SIP/2.0")
