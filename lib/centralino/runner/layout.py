@@ -39,6 +39,8 @@ class Layout:
     snmp_port: int = 1161
     rtp_min: int = 20000
     rtp_max: int = 29999
+    router_sip: int = 5070  # internal: registrar -> router (ADR 0001)
+    registrar_internal_sip: int = 5080  # internal: router -> registrar
     nats_port: int = 4222
     postgres_port: int = 5433
     grpc: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_GRPC_PORTS))
@@ -71,6 +73,18 @@ class Layout:
             snmp_port=env_int("CENTRALINO_SNMP_PORT", d.snmp_port, env),
             rtp_min=env_int("CENTRALINO_RTP_PORT_MIN", d.rtp_min, env),
             rtp_max=env_int("CENTRALINO_RTP_PORT_MAX", d.rtp_max, env),
+            router_sip=int(
+                env_str("CENTRALINO_ROUTER_SIP", f"127.0.0.1:{d.router_sip}", env).rpartition(":")[
+                    2
+                ]
+            ),
+            registrar_internal_sip=int(
+                env_str(
+                    "CENTRALINO_REGISTRAR_INTERNAL_SIP",
+                    f"127.0.0.1:{d.registrar_internal_sip}",
+                    env,
+                ).rpartition(":")[2]
+            ),
             nats_port=env_int("CENTRALINO_NATS_PORT", d.nats_port, env),
             postgres_port=env_int("CENTRALINO_POSTGRES_PORT", d.postgres_port, env),
             grpc=grpc,
@@ -95,6 +109,8 @@ class Layout:
             snmp_port=free_port(),
             rtp_min=rtp,
             rtp_max=rtp + 99,
+            router_sip=free_port(),
+            registrar_internal_sip=free_port(),
             nats_port=free_port(),
             postgres_port=free_port(),
             grpc={name: free_port() for name in DEFAULT_GRPC_PORTS},
@@ -116,5 +132,7 @@ class Layout:
             CENTRALINO_SNMP_PORT=str(self.snmp_port),
             CENTRALINO_RTP_PORT_MIN=str(self.rtp_min),
             CENTRALINO_RTP_PORT_MAX=str(self.rtp_max),
+            CENTRALINO_ROUTER_SIP=f"127.0.0.1:{self.router_sip}",
+            CENTRALINO_REGISTRAR_INTERNAL_SIP=f"127.0.0.1:{self.registrar_internal_sip}",
         )
         return env
