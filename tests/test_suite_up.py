@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ from centralino.runner.layout import SERVICES, Layout
 from centralino.v1 import common_pb2
 
 BIN = Path(sys.executable).parent
+STARTUP_SECONDS = 120
 
 
 @dataclass
@@ -31,6 +35,7 @@ class RunningSuite:
     layout: Layout
     data_dir: Path
     banner: str
+    output: queue.Queue[str | None]
 
 
 def _port_is_free(port: int, kind: int) -> bool:
@@ -61,16 +66,23 @@ def suite() -> Iterator[RunningSuite]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    lines: list[str] = []
+    lines: queue.Queue[str | None] = queue.Queue()
     assert proc.stdout is not None
-    for line in proc.stdout:  # the banner ends with the Ctrl-C hint
-        lines.append(line)
-        if "Press Ctrl-C to stop." in line:
-            break
-    else:
-        proc.wait(10)
-        pytest.fail("centralino up did not come up:\n" + "".join(lines))
-    running = RunningSuite(proc, layout, data_dir, "".join(lines))
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [*map(lines.put, stdout), lines.put(None)], daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while "Press Ctrl-C to stop." not in "".join(seen[-1:]):  # the banner's last line
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            proc.kill()
+            proc.wait()
+            pytest.fail("centralino up did not come up:\n" + "".join(seen))
+        seen.append(line)
+    running = RunningSuite(proc, layout, data_dir, "".join(seen), lines)
     yield running
     if proc.poll() is None:
         proc.kill()
@@ -128,9 +140,11 @@ def test_sigterm_stops_everything_and_frees_every_port(suite: RunningSuite) -> N
     children = runner.children(recursive=True)
     assert len(children) >= len(SERVICES) + 2  # services + nats-server + postgres
     suite.proc.send_signal(signal.SIGTERM)
-    out, _ = suite.proc.communicate(timeout=60)
-    assert suite.proc.returncode == 0, out
-    assert "no process left behind" in out
+    assert suite.proc.wait(timeout=60) == 0
+    rest = []
+    while (line := suite.output.get(timeout=5)) is not None:
+        rest.append(line)
+    assert "no process left behind" in "".join(rest)
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
     lay = suite.layout

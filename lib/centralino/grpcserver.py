@@ -31,8 +31,10 @@ class GrpcServer:
         untraced = filters.any_of(
             filters.service_prefix("grpc.health."), filters.service_prefix("grpc.reflection.")
         )
+        # No SO_REUSEPORT: a second process on the same port must fail loudly, not share it.
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(filter_=filters.negate(untraced))]
+            interceptors=[aio_server_interceptor(filter_=filters.negate(untraced))],
+            options=[("grpc.so_reuseport", 0)],
         )
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

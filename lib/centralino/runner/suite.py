@@ -171,7 +171,14 @@ class Suite:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        _, err = await proc.communicate()
+        try:
+            _, err = await asyncio.wait_for(proc.communicate(), self.startup_timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise SuiteError(
+                f"seeding the demo tenant did not finish within {self.startup_timeout:.0f}s"
+            ) from None
         if proc.returncode != 0:
             raise SuiteError(f"seeding the demo tenant failed: {err.decode(errors='replace')}")
         self.demo_accounts = [
