@@ -7,7 +7,6 @@ import asyncio
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,13 +37,12 @@ class RunningSuite:
     output: queue.Queue[str | None]
 
 
-def _port_is_free(port: int, kind: int) -> bool:
-    with socket.socket(socket.AF_INET, kind) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+def _listening(ports: set[int]) -> list[int]:
+    return sorted(
+        c.laddr.port
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port in ports
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +136,9 @@ async def test_services_talk_over_nats(suite: RunningSuite) -> None:
 def test_sigterm_stops_everything_and_frees_every_port(suite: RunningSuite) -> None:
     runner = psutil.Process(suite.proc.pid)
     children = runner.children(recursive=True)
+    lay = suite.layout
+    ports = {lay.nats_port, lay.postgres_port, lay.api_port, lay.sip_tcp, *lay.grpc.values()}
+    assert {lay.nats_port, lay.postgres_port, *lay.grpc.values()} <= set(_listening(ports))
     assert len(children) >= len(SERVICES) + 2  # services + nats-server + postgres
     suite.proc.send_signal(signal.SIGTERM)
     assert suite.proc.wait(timeout=60) == 0
@@ -147,6 +148,4 @@ def test_sigterm_stops_everything_and_frees_every_port(suite: RunningSuite) -> N
     assert "no process left behind" in "".join(rest)
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
-    lay = suite.layout
-    tcp_ports = [lay.nats_port, lay.postgres_port, *lay.grpc.values()]
-    assert [p for p in tcp_ports if not _port_is_free(p, socket.SOCK_STREAM)] == []
+    assert _listening(ports) == []
