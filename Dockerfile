@@ -11,7 +11,7 @@ RUN uv sync --frozen --all-packages --no-dev --no-editable
 FROM python:3.11-slim-bookworm AS runtime
 # Shared libraries behind the media codecs and SRTP.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libopus0 libgsm1 libsrtp2-1 \
+ && apt-get install -y --no-install-recommends libopus0 libgsm1 libsrtp2-1 libbcg729-0 libspandsp2 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 centralino
 COPY --from=build /app/.venv /app/.venv

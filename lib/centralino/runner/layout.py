@@ -94,7 +94,8 @@ class Layout:
     def ephemeral(cls) -> Layout:
         """Free loopback ports for everything: tests run the suite beside other work."""
         tcp_udp = free_port()  # SIP UDP and TCP share a number, as on 5060
-        rtp = 31000 + (tcp_udp % 20) * 100
+        # 32000-39999: clear of the media tests' own 30000-31999 range
+        rtp = 32000 + (tcp_udp % 80) * 100
         return cls(
             sip_host="127.0.0.1",
             advertised_host="127.0.0.1",
