@@ -1,0 +1,1 @@
+"""The admin REST API (aiohttp) under ``/api/v1``."""

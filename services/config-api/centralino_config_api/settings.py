@@ -1,0 +1,41 @@
+"""config-api's own settings, read from the environment.
+
+``DATABASE_URL`` (required), ``CENTRALINO_API_LISTEN`` (``127.0.0.1:8080``),
+``CENTRALINO_ADMIN_PASSWORD`` (optional: sets the ``admin`` user's password at start; when
+unset and no admin exists one is generated and logged once), ``CENTRALINO_SECRET_KEY``
+(required: at least 16 characters; the key SIP passwords are encrypted with, see crypto.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from centralino.settings import SettingsError, database_url, env_hostport, env_str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    database_url: str
+    api_host: str
+    api_port: int
+    secret_key: str = field(repr=False)
+    admin_password: str | None = field(repr=False, default=None)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ApiSettings:
+        host, port = env_hostport("CENTRALINO_API_LISTEN", "127.0.0.1:8080", environ)
+        key = env_str("CENTRALINO_SECRET_KEY", "", environ)
+        if len(key) < 16:
+            raise SettingsError(
+                "CENTRALINO_SECRET_KEY",
+                "must be set to at least 16 characters (e.g. 32 random bytes, url-safe base64); "
+                "it encrypts SIP passwords at rest",
+            )
+        return cls(
+            database_url=database_url(environ),
+            api_host=host,
+            api_port=port,
+            secret_key=key,
+            admin_password=env_str("CENTRALINO_ADMIN_PASSWORD", "", environ) or None,
+        )
