@@ -191,3 +191,35 @@ async def test_phonebook_follows_config_api_and_snmp_counts(
         got = values(out)
         assert int(got["CENTRALINO-MIB::cnRegisteredAccounts.0"]) >= 1
         assert got["CENTRALINO-MIB::cnServiceStatus.6"] == "serving(3)"  # itself
+
+
+@needs_tools
+async def test_extensions_created_before_the_directory_starts_are_published(
+    database_url: str, nats_url: str
+) -> None:
+    """FEAT-11: at start the directory loads every extension, not only recent changes."""
+    tenant = f"d{uuid.uuid4().hex[:10]}"
+    async with config_api.running_service(database_url, nats_url) as api:
+        status, body, _ = await api.call(
+            "POST", "/api/v1/tenants", json={"id": tenant, "name": tenant}
+        )
+        assert status == 201, body
+        for number, first in (("301", "Grace"), ("302", "Alan")):
+            status, body, _ = await api.call(
+                "POST",
+                f"/api/v1/tenants/{tenant}/extensions",
+                json={"number": number, "first_name": first, "last_name": "Early"},
+            )
+            assert status == 201, body
+        # Events older than the directory's start must not be what loads them.
+        bus = await Bus.connect(nats_url, "purge")
+        try:
+            await bus.js.purge_stream("CENTRALINO_EVENTS", subject=f"centralino.{tenant}.>")
+        finally:
+            await bus.close()
+        async with running_directory(nats_url, api.grpc_address) as directory:
+            rc, out = await ldapsearch(
+                directory.ldap.port, "-b", f"ou=phonebook,o={tenant},dc=centralino", "(sn=Early)"
+            )
+            assert rc == 0, out
+            assert sorted(e["givenName"][0] for e in records(out)) == ["Alan", "Grace"]

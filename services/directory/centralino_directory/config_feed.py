@@ -5,13 +5,14 @@ config-api announces every committed change on ``centralino.<tenant>.config.<kin
 an :class:`ExtensionLoader` for the extension's current state and publishes that, so
 events delivered twice or out of order still end in the right state.
 
-At start the feed replays the JetStream stream from its beginning: config-api offers no
-"list extensions" RPC yet, so what the stream still retains is what gets loaded.
+At start the feed loads every extension with ``ListExtensions``, then follows the events
+from the moment the load began, so a change made during the load is applied after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 from typing import Protocol
@@ -19,7 +20,7 @@ from typing import Protocol
 import grpc
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 
 from centralino.bus.subjects import SubjectError, tenant_of
@@ -43,6 +44,10 @@ class ConfigSourceError(RuntimeError):
 class ExtensionLoader(Protocol):
     async def get_extension(self, tenant: str, number: str) -> ExtensionRecord | None:
         """The extension's current phonebook settings; None when it does not exist."""
+        ...
+
+    async def list_extensions(self) -> list[tuple[str, ExtensionRecord]]:
+        """Every extension of every tenant, as (extension id, record)."""
         ...
 
 
@@ -73,6 +78,31 @@ class GrpcExtensionLoader:
                 return None
             raise ConfigSourceError(f"GetExtension {tenant}/{number}: {exc.details()}") from exc
         return extension_from_message(reply)
+
+    async def list_extensions(self) -> list[tuple[str, ExtensionRecord]]:
+        found: list[tuple[str, ExtensionRecord]] = []
+        token = ""
+        while True:
+            try:
+                page = await self.stub.ListExtensions(
+                    config_pb2.ListExtensionsRequest(page_size=500, page_token=token),
+                    timeout=self.timeout,
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise ConfigSourceError(f"ListExtensions: {exc.details()}") from exc
+            for message in page.extensions:
+                try:
+                    found.append((message.id, extension_from_message(message)))
+                except PublicationError as exc:
+                    log.warning(
+                        "extension %s/%s has invalid phonebook settings: %s",
+                        message.tenant,
+                        message.number,
+                        exc,
+                    )
+            token = page.next_page_token
+            if not token:
+                return found
 
 
 class ConfigFeed:
@@ -128,10 +158,25 @@ class ConfigFeed:
         async with self.changed:
             self.changed.notify_all()
 
-    async def subscribe(self, js: JetStreamContext) -> JetStreamContext.PushSubscription:
+    async def load_all(self) -> int:
+        """Load every extension; returns how many."""
+        records = await self.loader.list_extensions()
+        for extension_id, record in records:
+            self.store.put_extension(record)
+            self._numbers[(record.tenant, extension_id)] = record.number
+        return len(records)
+
+    async def start(self, js: JetStreamContext) -> JetStreamContext.PushSubscription:
+        """Load everything, then follow the changes made since the load began."""
+        began = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+        count = await self.load_all()
+        log.info("loaded extensions", extra={"count": count})
         return await js.subscribe(
             EXTENSION_EVENTS,
             cb=self.on_message,
             ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_TIME,
+                opt_start_time=began,
+            ),
         )

@@ -79,7 +79,7 @@ class DirectoryService:
         await self.snmp.start(*s.snmp_listen)
 
         self.config_feed = ConfigFeed(self.store, GrpcExtensionLoader(config_channel))
-        self._config_sub = await self.config_feed.subscribe(ctx.bus.js)
+        self._config_sub = await self.config_feed.start(ctx.bus.js)
         self.metrics_feed = MetricsFeed(self.metrics, ctx.bus)
         await self.metrics_feed.start()
         self.metrics_feed.poll_licences(licensing_channel, s.licence_pool, s.metrics_poll_seconds)
