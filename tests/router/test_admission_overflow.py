@@ -57,8 +57,8 @@ def test_action_depends_on_origin_and_cause() -> None:
     """OVF-07: a busy call from outside and from an extension go to different targets."""
     policy = _policy(
         {
-            "internal": {"busy": {"kind": "extension", "target": "202"}},
-            "external": {"busy": {"kind": "external_number", "target": "+390001"}},
+            "internal": {"busy": {"type": "extension", "target": "202"}},
+            "external": {"busy": {"type": "external_number", "target": "+390001"}},
         }
     )
     assert decide(policy, Origin.INTERNAL, Cause.BUSY) == RingExtension("202", frozenset({"201"}))
@@ -77,8 +77,8 @@ def test_hang_up_uses_a_status_matching_the_cause(cause: Cause, status: int) -> 
 
 
 def test_chained_overflow_loops_end_in_a_hang_up() -> None:
-    a = _policy({"internal": {"no_answer": {"kind": "extension", "target": "202"}}}, "201")
-    b = _policy({"internal": {"no_answer": {"kind": "extension", "target": "201"}}}, "202")
+    a = _policy({"internal": {"no_answer": {"type": "extension", "target": "202"}}}, "201")
+    b = _policy({"internal": {"no_answer": {"type": "extension", "target": "201"}}}, "202")
     first = decide(a, Origin.INTERNAL, Cause.NO_ANSWER)
     assert first == RingExtension("202", frozenset({"201"}))
     assert isinstance(first, RingExtension)
@@ -90,7 +90,7 @@ def test_chained_overflow_loops_end_in_a_hang_up() -> None:
     "kind", ["group", "queue", "time_control", "ivr", "voicemail", "conference", "ask_selection"]
 )
 def test_targets_of_later_subsystems_hang_up_explicitly(kind: str) -> None:
-    policy = _policy({"external": {"unavailable": {"kind": kind, "target": "9"}}})
+    policy = _policy({"external": {"unavailable": {"type": kind, "target": "9"}}})
     result = decide(policy, Origin.EXTERNAL, Cause.UNAVAILABLE)
     assert isinstance(result, HangUp)
     assert result.status == 480 and f"{kind} is not available" in result.detail
@@ -100,8 +100,8 @@ def test_targets_of_later_subsystems_hang_up_explicitly(kind: str) -> None:
     "doc,field",
     [
         ({"sideways": {}}, "overflow.sideways"),
-        ({"internal": {"busy": {"kind": "teleport"}}}, "overflow.internal.busy.kind"),
-        ({"internal": {"busy": {"kind": "extension"}}}, "overflow.internal.busy.target"),
+        ({"internal": {"busy": {"type": "teleport"}}}, "overflow.internal.busy.type"),
+        ({"internal": {"busy": {"type": "extension"}}}, "overflow.internal.busy.target"),
         ({"internal": {"timeout": -5}}, "overflow.internal.timeout"),
         ({"internal": "hangup"}, "overflow.internal"),
     ],

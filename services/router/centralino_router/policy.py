@@ -92,11 +92,11 @@ def _action(doc: Any, path: str) -> OverflowAction:
     if doc is None:
         return OverflowAction()
     if not isinstance(doc, Mapping):
-        raise PolicyError(path, "expected an object with 'kind' and optional 'target'")
+        raise PolicyError(path, "expected an object with 'type' and optional 'target'")
     try:
-        kind = TargetKind(doc.get("kind", "hangup"))
+        kind = TargetKind(doc.get("type", "hangup"))
     except ValueError:
-        raise PolicyError(f"{path}.kind", f"unknown overflow target {doc.get('kind')!r}") from None
+        raise PolicyError(f"{path}.type", f"unknown overflow target {doc.get('type')!r}") from None
     target = doc.get("target") or ""
     if not isinstance(target, str):
         raise PolicyError(f"{path}.target", "expected a string")
@@ -114,6 +114,8 @@ def _non_negative(doc: Mapping[str, Any], key: str, path: str) -> int:
 
 
 def parse_overflow(doc: Any, path: str = "overflow") -> dict[Origin, OriginOverflow]:
+    """Read config-api's ``overflow`` document: per origin a ``timeout`` and, per cause, an
+    action ``{"type": ..., "target": ... | null}``."""
     if doc is None:
         return {}
     if not isinstance(doc, Mapping):

@@ -1,0 +1,180 @@
+"""The B2BUA on the router's internal SIP listener: dispatch, call table, lease renewal.
+
+Every request from the SIP edge lands here. A new INVITE starts a :class:`Call`; anything
+else is matched to its call by Call-ID: the caller's own, or the one we generated for a
+forked branch. Responses are matched by the Via branch we generated (``wire.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Coroutine
+from typing import Any
+
+from nats.errors import Error as NatsError
+
+from centralino.sip.transport import Address, Flow, TransportManager
+from centralino_router.call import Call
+from centralino_router.counters import CallCounter, CounterConflictError
+from centralino_router.legs import BranchLeg
+from centralino_router.lookups import Lookups
+from centralino_router.media import MediaClient, MediaError
+from centralino_router.records import CallRecorder
+from centralino_router.sipmsg import SipMessage, SipParseError, response_to
+from centralino_router.wire import Inbound, Wire
+
+log = logging.getLogger(__name__)
+
+#: lease renewals in flight at once: thousands of calls renew without a burst of RPCs
+RENEW_CONCURRENCY = 32
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, MESSAGE"
+
+
+class B2bua:
+    def __init__(
+        self,
+        transport: TransportManager,
+        advertised: Address,
+        registrar: Address,
+        lookups: Lookups,
+        counter: CallCounter,
+        media: MediaClient,
+        recorder: CallRecorder,
+        renew_seconds: float,
+    ) -> None:
+        self.wire = Wire(transport, advertised, self._dispatch, self._stray_response)
+        self.registrar = registrar
+        self.lookups = lookups
+        self.counter = counter
+        self.media = media
+        self.recorder = recorder
+        self.calls: dict[str, Call] = {}
+        self._branches: dict[str, tuple[Call, BranchLeg]] = {}
+        self._sessions: dict[str, Call] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._renewer = asyncio.get_running_loop().create_task(self._renew(renew_seconds))
+
+    # -- what calls use ---------------------------------------------------------------
+
+    def registrar_for(self, registrar_sip: str) -> Address:
+        """The SIP edge replica holding the device's flow, else the configured one."""
+        host, sep, port = registrar_sip.rpartition(":")
+        if sep and port.isdigit() and host:
+            return host.strip("[]"), int(port)
+        return self.registrar
+
+    def register_branch(self, call: Call, branch: BranchLeg) -> None:
+        self._branches[branch.call_id] = (call, branch)
+
+    def media_session_started(self, call: Call, session_id: str) -> None:
+        self._sessions[session_id] = call
+
+    def media_session_ended(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed: %r", task.exception())
+
+    def forget(self, call: Call) -> None:
+        self.calls.pop(call.call_id, None)
+        for branch in call.branches.values():
+            self._branches.pop(branch.call_id, None)
+
+    def media_inactive(self, session_id: str, call_id: str) -> None:
+        """The media service reports a session without RTP (or failed): end its call."""
+        call = self._sessions.get(session_id) or self.calls.get(call_id)
+        if call is not None:
+            call.post(call.media_inactive)
+
+    # -- the listener -------------------------------------------------------------------
+
+    def on_message(self, data: bytes, flow: Flow) -> None:
+        self.wire.datagram(data, flow)
+
+    def _stray_response(self, response: SipMessage) -> None:
+        owned = self._branches.get(response.call_id)
+        if owned is None:
+            log.debug("stray %d response for %s", response.status, response.call_id)
+            return
+        call, branch = owned
+        call.stray_response(branch, response)
+
+    def _dispatch(self, req: SipMessage, inbound: Inbound) -> None:
+        call_id = req.call_id
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.post(lambda: call.from_caller(req, inbound))
+            return
+        owned = self._branches.get(call_id)
+        if owned is not None:
+            owner, branch = owned
+            owner.post(lambda: owner.from_branch(branch, req, inbound))
+            return
+        if req.method == "INVITE" and req.to_tag is None:
+            try:
+                new = Call(self, req, inbound)
+            except SipParseError as exc:  # e.g. no Contact: no dialog can be formed
+                self.wire.reply(response_to(req, exc.status, "Bad Request"), inbound)
+                return
+            self.calls[call_id] = new
+            new.post(new.start)
+            return
+        if req.method == "OPTIONS" and req.to_tag is None:
+            self.wire.reply(response_to(req, 200, "OK", extra=[("Allow", ALLOW)]), inbound)
+            return
+        if req.method != "ACK":
+            self.wire.reply(response_to(req, 481, "Call/Transaction Does Not Exist"), inbound)
+
+    # -- leases ---------------------------------------------------------------------------
+
+    async def _renew(self, every: float) -> None:
+        """Keep this replica's calls counted and their media sessions alive."""
+        while True:
+            await asyncio.sleep(every)
+            by_key: dict[tuple[str, str], set[str]] = defaultdict(set)
+            for call in list(self.calls.values()):
+                if not call.ended:
+                    for key in call.counted:
+                        by_key[key].add(call.call_id)
+            limit = asyncio.Semaphore(RENEW_CONCURRENCY)
+            await asyncio.gather(
+                *(self._renew_counter(limit, key, ids) for key, ids in by_key.items()),
+                *(self._renew_session(limit, sid) for sid in list(self._sessions)),
+            )
+
+    async def _renew_counter(
+        self, limit: asyncio.Semaphore, key: tuple[str, str], call_ids: set[str]
+    ) -> None:
+        async with limit:
+            try:
+                await self.counter.renew(key[0], key[1], call_ids)
+            except (CounterConflictError, NatsError, TimeoutError) as exc:
+                # the next round retries; the lease outlives a few missed renewals
+                log.warning("lease renewal of %s.%s failed: %s", key[0], key[1], exc)
+
+    async def _renew_session(self, limit: asyncio.Semaphore, session_id: str) -> None:
+        async with limit:
+            if session_id not in self._sessions:
+                return  # released while waiting
+            try:
+                await self.media.renew(session_id)
+            except MediaError as exc:
+                log.warning("%s", exc)
+
+    async def close(self) -> None:
+        self._renewer.cancel()
+        steps = [t for call in list(self.calls.values()) for t in call.cancel_steps()]
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(self._renewer, *self._tasks, *steps, return_exceptions=True)
+        self.wire.close()
