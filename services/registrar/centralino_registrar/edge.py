@@ -29,6 +29,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
 from centralino.logs import call_context
 from centralino.sip import (
     Request,
@@ -40,6 +43,7 @@ from centralino.sip import (
     generate_tag,
     make_response,
     parse_message,
+    tracecontext,
     try_build_400,
 )
 from centralino.sip.transport import (
@@ -91,6 +95,7 @@ from centralino_registrar.proxy import (
 from centralino_registrar.retransmissions import Key, RetransmissionFilter, State
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("centralino.registrar")
 
 #: the UDP transaction being handled by the current task, so that whatever answers or
 #: forwards it records that for retransmissions of the same request
@@ -213,7 +218,19 @@ class Edge:
         except SipError as exc:
             await self._refuse_unparsable(data, flow, exc)
             return
-        with call_context(call_id):
+        # Phones may not inject trace context: a trace starts at our edge.
+        tracecontext.strip(message.headers)
+        name = (
+            f"SIP {message.method if isinstance(message, Request) else message.status} from phone"
+        )
+        with (
+            call_context(call_id),
+            tracer.start_as_current_span(
+                name,
+                kind=trace.SpanKind.SERVER,
+                attributes={"sip.call_id": call_id, "sip.transport": flow.kind.value},
+            ),
+        ):
             try:
                 if isinstance(message, Response):
                     await self._phone_response(message)
@@ -492,6 +509,7 @@ class Edge:
             params[NAT_PARAM] = "1"
         branch = derived_branch(request.top_via, request.call_id, "i")
         push_via(request, self.addresses.internal, branch, "i", **params)
+        tracecontext.inject(request.headers)
         dest = self._router_destination(request, in_dialog)
         data = request.serialize()
         key = _transaction.get()
@@ -514,11 +532,22 @@ class Edge:
     async def _from_router(self, data: bytes, flow: Flow) -> None:
         try:
             message = parse_message(data)
-            with call_context(message.call_id):
-                if isinstance(message, Response):
-                    await self._router_response(message)
-                else:
-                    await self._router_request(message, flow)
+            # The router's trace continues here; the headers never reach a phone.
+            token = otel_context.attach(tracecontext.extract(message.headers))
+            tracecontext.strip(message.headers)
+            try:
+                with (
+                    call_context(message.call_id),
+                    tracer.start_as_current_span(
+                        "SIP to phone", attributes={"sip.call_id": message.call_id}
+                    ),
+                ):
+                    if isinstance(message, Response):
+                        await self._router_response(message)
+                    else:
+                        await self._router_request(message, flow)
+            finally:
+                otel_context.detach(token)
         except SipError as exc:
             log.warning("bad message from the router side %s: %s", flow.remote, exc)
         except (TransportError, OSError) as exc:
