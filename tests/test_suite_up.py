@@ -4,8 +4,10 @@ NATS, and leaves nothing behind when stopped (the foundation's smoke test)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from pathlib import Path
 import nats
 import psutil
 import pytest
+from phones import Baresip, peak_hz, write_tone
 
 from centralino.grpcserver import check_health
 from centralino.runner.layout import SERVICES, Layout
@@ -131,6 +134,60 @@ async def test_services_talk_over_nats(suite: RunningSuite) -> None:
     finally:
         await nc.close()
     assert heard >= set(SERVICES)
+
+
+def _demo_password(suite: RunningSuite, user: str) -> str:
+    for line in (suite.data_dir / "demo-credentials.txt").read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] == user:
+            return fields[1]
+    raise AssertionError(f"no demo account {user}")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip is not installed")
+async def test_two_demo_phones_call_each_other_with_audio(
+    suite: RunningSuite, tmp_path: Path
+) -> None:
+    """The README's promise: after `make run`, extension 200 calls 201 and both hear audio
+    (EXT-01, EXT-04, REG-01, ACC-02, FEAT-02) through registrar, router and media."""
+    ports = itertools.count(45700, 3)
+    registrar = f"127.0.0.1:{suite.layout.sip_udp}"
+    write_tone(tmp_path / "a.wav", 3, 1000)  # 200 hangs up when its file ends
+    write_tone(tmp_path / "b.wav", 30, 440)
+    a = Baresip(
+        tmp_path / "a",
+        "200",
+        _demo_password(suite, "200"),
+        registrar,
+        37000,
+        tmp_path / "a.wav",
+        lambda: next(ports),
+    )
+    b = Baresip(
+        tmp_path / "b",
+        "201",
+        _demo_password(suite, "201"),
+        registrar,
+        37100,
+        tmp_path / "b.wav",
+        lambda: next(ports),
+    )
+    try:
+        await a.start()
+        await b.start()
+        await a.expect(r"200 OK .*\[1 binding\]")
+        await b.expect(r"200 OK .*\[1 binding\]")
+        await a.command("dial", f"sip:201@{registrar}")
+        await a.expect(r"Call established")
+        await b.expect(r"Call established")
+        await b.expect(r"terminated \(duration", timeout=20)
+    finally:
+        await a.stop()
+        await b.stop()
+    hz, seconds = peak_hz(b.received())
+    assert abs(hz - 1000) < 10 and seconds > 2.5, (hz, seconds)
+    assert abs(peak_hz(a.received())[0] - 440) < 10
 
 
 def test_sigterm_stops_everything_and_frees_every_port(suite: RunningSuite) -> None:
