@@ -25,6 +25,7 @@ from phones import Baresip, peak_hz, write_tone
 
 from centralino.grpcserver import check_health
 from centralino.runner.layout import SERVICES, Layout
+from centralino.runner.supervisor import wait_healthy
 from centralino.v1 import common_pb2
 
 BIN = Path(sys.executable).parent
@@ -136,6 +137,40 @@ async def test_services_talk_over_nats(suite: RunningSuite) -> None:
     assert heard >= set(SERVICES)
 
 
+MIBS = Path(__file__).resolve().parent.parent / "services" / "directory" / "mibs"
+
+
+async def _registered_accounts(suite: RunningSuite, wanted: int, timeout: float = 15) -> int:
+    """cnRegisteredAccounts as the directory's SNMP agent reports it; the directory counts
+    the registrar's location events, so this crosses registrar -> NATS -> directory."""
+    deadline = time.monotonic() + timeout
+    value = -1
+    while time.monotonic() < deadline:
+        proc = await asyncio.create_subprocess_exec(
+            "snmpget",
+            "-v2c",
+            "-c",
+            "public",
+            "-Oqv",
+            "-M",
+            f"+{MIBS}",
+            "-m",
+            "+CENTRALINO-MIB",
+            f"127.0.0.1:{suite.layout.snmp_port}",
+            "CENTRALINO-MIB::cnRegisteredAccounts.0",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await proc.communicate()
+        text = out.decode().strip()
+        if text.isdigit():
+            value = int(text)
+            if value == wanted:
+                return value
+        await asyncio.sleep(0.2)  # the agent offers no change notification to wait on
+    return value
+
+
 def _demo_password(suite: RunningSuite, user: str) -> str:
     for line in (suite.data_dir / "demo-credentials.txt").read_text().splitlines():
         fields = line.split()
@@ -178,6 +213,8 @@ async def test_two_demo_phones_call_each_other_with_audio(
         await b.start()
         await a.expect(r"200 OK .*\[1 binding\]")
         await b.expect(r"200 OK .*\[1 binding\]")
+        if shutil.which("snmpget"):  # registrar -> NATS -> directory -> SNMP
+            assert await _registered_accounts(suite, wanted=2) == 2
         await a.command("dial", f"sip:201@{registrar}")
         await a.expect(r"Call established")
         await b.expect(r"Call established")
@@ -188,6 +225,21 @@ async def test_two_demo_phones_call_each_other_with_audio(
     hz, seconds = peak_hz(b.received())
     assert abs(hz - 1000) < 10 and seconds > 2.5, (hz, seconds)
     assert abs(peak_hz(a.received())[0] - 440) < 10
+
+
+async def test_a_crashed_service_is_restarted_and_logged(suite: RunningSuite) -> None:
+    runner = psutil.Process(suite.proc.pid)
+    [media] = [p for p in runner.children() if "centralino_media" in " ".join(p.cmdline())]
+    media.kill()
+    deadline = time.monotonic() + 30
+    seen = []
+    while not any("media exited with code -9; restarting" in line for line in seen):
+        line = await asyncio.to_thread(suite.output.get, True, deadline - time.monotonic())
+        assert line is not None, seen
+        seen.append(line)
+    await wait_healthy("media", f"127.0.0.1:{suite.layout.grpc['media']}", None, 60)
+    [again] = [p for p in runner.children() if "centralino_media" in " ".join(p.cmdline())]
+    assert again.pid != media.pid
 
 
 def test_sigterm_stops_everything_and_frees_every_port(suite: RunningSuite) -> None:

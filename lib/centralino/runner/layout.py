@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from centralino.runner.embedded import free_port
-from centralino.settings import DEFAULT_GRPC_PORTS, env_int, env_str, grpc_env_name
+from centralino.settings import (
+    DEFAULT_GRPC_PORTS,
+    env_hostport,
+    env_int,
+    env_str,
+    grpc_env_name,
+)
 
 #: service name -> module run with ``python -m``; config-api first, it owns the schema
 SERVICES: dict[str, str] = {
@@ -69,8 +75,8 @@ class Layout:
                     2
                 ]
             ),
-            ldap_port=env_int("CENTRALINO_LDAP_PORT", d.ldap_port, env),
-            snmp_port=env_int("CENTRALINO_SNMP_PORT", d.snmp_port, env),
+            ldap_port=env_hostport("CENTRALINO_LDAP_LISTEN", f"0.0.0.0:{d.ldap_port}", env)[1],
+            snmp_port=env_hostport("CENTRALINO_SNMP_LISTEN", f"0.0.0.0:{d.snmp_port}", env)[1],
             rtp_min=env_int("CENTRALINO_RTP_PORT_MIN", d.rtp_min, env),
             rtp_max=env_int("CENTRALINO_RTP_PORT_MAX", d.rtp_max, env),
             router_sip=int(
@@ -129,8 +135,10 @@ class Layout:
             CENTRALINO_SIP_WS_PORT=str(self.sip_ws),
             CENTRALINO_SIP_WSS_PORT=str(self.sip_wss),
             CENTRALINO_API_LISTEN=f"{self.api_host}:{self.api_port}",
-            CENTRALINO_LDAP_PORT=str(self.ldap_port),
-            CENTRALINO_SNMP_PORT=str(self.snmp_port),
+            CENTRALINO_LDAP_LISTEN=f"{self.sip_host}:{self.ldap_port}",
+            CENTRALINO_SNMP_LISTEN=f"{self.sip_host}:{self.snmp_port}",
+            CENTRALINO_MEDIA_BIND=self.sip_host,
+            CENTRALINO_MEDIA_ADDRESS=self.advertised_host,
             CENTRALINO_RTP_PORT_MIN=str(self.rtp_min),
             CENTRALINO_RTP_PORT_MAX=str(self.rtp_max),
             CENTRALINO_ROUTER_SIP=f"127.0.0.1:{self.router_sip}",
