@@ -116,3 +116,27 @@ def test_the_sip_edge_keeps_client_source_addresses() -> None:
     assert sip["spec"]["externalTrafficPolicy"] == "Local"
     protocols = {(p["port"], p["protocol"]) for p in sip["spec"]["ports"]}
     assert {(5060, "UDP"), (5060, "TCP"), (5061, "TCP")} <= protocols
+
+
+def _k8s_env(name: str) -> dict[str, str]:
+    workload = next(
+        d for _, d in _k8s_docs() if d["kind"] == "Deployment" and d["metadata"]["name"] == name
+    )
+    container = workload["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_registrar_and_router_find_each_other_over_internal_sip() -> None:
+    """ADR 0001: the edge proxies to the router and the router sends back to the edge."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    environments = [
+        (compose["registrar"]["environment"], compose["router"]["environment"]),
+        (_k8s_env("registrar"), _k8s_env("router")),
+    ]
+    for registrar, router in environments:
+        router_host, _, router_port = registrar["CENTRALINO_ROUTER_SIP"].rpartition(":")
+        assert router_host == "router"
+        assert router["CENTRALINO_ROUTER_SIP"].endswith(f":{router_port}")
+        assert router["CENTRALINO_ROUTER_SIP_ADVERTISE"].endswith(f":{router_port}")
+        edge_port = registrar["CENTRALINO_REGISTRAR_INTERNAL_SIP"].rpartition(":")[2]
+        assert router["CENTRALINO_REGISTRAR_INTERNAL_SIP"] == f"registrar:{edge_port}"

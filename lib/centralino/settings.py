@@ -7,6 +7,7 @@ variable and what it expects, so a bad deployment fails at start with a fix in t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import uuid
@@ -77,6 +78,25 @@ def env_hostport(
     if not sep or not port.isdigit():
         raise SettingsError(name, f"expected HOST:PORT, got {raw!r}")
     return host.strip("[]"), int(port)
+
+
+def env_peer(name: str, default: str, environ: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """A peer's HOST:PORT with the host resolved to an address once, at start.
+
+    SIP between our services is sent to IP addresses; a name (a compose service, a
+    Kubernetes Service) is resolved here so a wrong one fails at start, naming the variable.
+    """
+    host, port = env_hostport(name, default, environ)
+    try:
+        ipaddress.ip_address(host)
+        return host, port
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise SettingsError(name, f"cannot resolve {host!r}: {exc}") from None
+    return str(infos[0][4][0]), port
 
 
 # Default gRPC addresses of every service; each can be overridden with

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from centralino.settings import SettingsError, env_float, env_hostport, env_int, env_str
+from centralino.settings import (
+    SettingsError,
+    env_float,
+    env_int,
+    env_peer,
+    env_str,
+)
 from centralino.sip.transport.flow import TransportKind
 from centralino_registrar.defence import DEFAULT_SCANNER_AGENTS, DefencePolicy
 
@@ -66,8 +72,8 @@ class RegistrarSettings:
             ports=ports,
             tls_cert=tls_cert,
             tls_key=tls_key,
-            internal=env_hostport("CENTRALINO_REGISTRAR_INTERNAL_SIP", "127.0.0.1:5080", env),
-            router=env_hostport("CENTRALINO_ROUTER_SIP", "127.0.0.1:5070", env),
+            internal=env_peer("CENTRALINO_REGISTRAR_INTERNAL_SIP", "127.0.0.1:5080", env),
+            router=env_peer("CENTRALINO_ROUTER_SIP", "127.0.0.1:5070", env),
             default_realm=env_str("CENTRALINO_SIP_REALM", "centralino", env),
             nonce_secret=env_str("CENTRALINO_REGISTRAR_NONCE_SECRET", "", env),
             nonce_lifetime=env_float("CENTRALINO_REGISTRAR_NONCE_LIFETIME", 300.0, env),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from centralino.settings import SettingsError, env_hostport, env_int, env_str
+from centralino.settings import SettingsError, env_hostport, env_int, env_peer, env_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +40,7 @@ class RouterSettings:
         return cls(
             sip_listen=listen,
             sip_advertise=advertise,
-            registrar_sip=env_hostport(
-                "CENTRALINO_REGISTRAR_INTERNAL_SIP", "127.0.0.1:5080", environ
-            ),
+            registrar_sip=env_peer("CENTRALINO_REGISTRAR_INTERNAL_SIP", "127.0.0.1:5080", environ),
             call_lease_seconds=env_int(
                 "CENTRALINO_ROUTER_CALL_LEASE_SECONDS", 90, environ, minimum=10, maximum=3600
             ),
