@@ -40,10 +40,11 @@ def setup_telemetry(
     environ: Mapping[str, str] | None = None,
     *,
     span_processors: list[SpanProcessor] | None = None,
+    metric_readers: list[MetricReader] | None = None,
 ) -> tuple[TracerProvider, MeterProvider]:
     """Install global tracer and meter providers for this process.
 
-    ``span_processors`` lets a test attach an in-memory exporter.
+    ``span_processors`` and ``metric_readers`` let a test attach in-memory exporters.
     """
     env = os.environ if environ is None else environ
     resource = Resource.create(
@@ -61,7 +62,7 @@ def setup_telemetry(
         tracer_provider.add_span_processor(processor)
     trace.set_tracer_provider(tracer_provider)
 
-    readers: list[MetricReader] = []
+    readers: list[MetricReader] = list(metric_readers or [])
     metrics_exporter = _choice("OTEL_METRICS_EXPORTER", env)
     if metrics_exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter

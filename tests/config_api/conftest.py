@@ -13,6 +13,7 @@ import aiohttp
 import asyncpg
 import grpc
 import pytest
+from licensing.conftest import start_licensing  # noqa: F401  (fixture: the real licensing service)
 
 from centralino.bus import Bus, heartbeat_subject
 from centralino.service import serve
@@ -69,7 +70,7 @@ class Running:
             return str((await resp.json())["token"])
 
 
-def service_env(database_url: str, nats_url: str) -> dict[str, str]:
+def service_env(database_url: str, nats_url: str, **extra: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
         "NATS_URL": nats_url,
@@ -79,12 +80,13 @@ def service_env(database_url: str, nats_url: str) -> dict[str, str]:
         "CENTRALINO_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "CENTRALINO_LOG_FORMAT": "text",
         "CENTRALINO_HEARTBEAT_SECONDS": "30",
+        **extra,
     }
 
 
 @contextlib.asynccontextmanager
-async def running_service(database_url: str, nats_url: str) -> AsyncIterator[Running]:
-    settings = CommonSettings.from_env("config-api", service_env(database_url, nats_url))
+async def running_service(database_url: str, nats_url: str, **extra: str) -> AsyncIterator[Running]:
+    settings = CommonSettings.from_env("config-api", service_env(database_url, nats_url, **extra))
     service = ConfigApiService(settings)
     stop = asyncio.Event()
     watcher = await Bus.connect(nats_url, "config-api-test-watcher")

@@ -9,6 +9,7 @@ from typing import cast
 
 import grpc
 import pytest
+from licensing.conftest import start_licensing  # noqa: F401  (fixture: the real licensing service)
 
 from centralino.bus import Bus, heartbeat_subject
 from centralino.runner.embedded import free_port

@@ -11,6 +11,8 @@ from pathlib import Path
 from centralino.service import run
 from centralino.settings import SettingsError, database_url
 from centralino_config_api.core import Core, migrate
+from centralino_config_api.errors import LicenceRequired, LicensingUnavailable
+from centralino_config_api.licence_gate import LicenceGate
 from centralino_config_api.seed import seed_demo
 from centralino_config_api.service import ConfigApiService
 from centralino_config_api.settings import ApiSettings
@@ -37,6 +39,8 @@ async def _migrate() -> None:
 async def _seed(args: argparse.Namespace) -> None:
     settings = ApiSettings.from_env(os.environ)
     core = await Core.open(settings.database_url, settings.secret_key, max_size=2)
+    if settings.enforce_licences:
+        core.licences = LicenceGate(settings.licensing_address)
     try:
         creds = await seed_demo(core, args.tenant, args.first, args.last, args.credentials)
     finally:
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
             if not 0 <= args.first <= args.last or args.last - args.first > 10_000:
                 sys.exit("seed-demo: need 0 <= --first <= --last, at most 10000 extensions")
             asyncio.run(_seed(args))
-    except SettingsError as exc:
+    except (SettingsError, LicenceRequired, LicensingUnavailable) as exc:
         sys.exit(f"config-api: {exc}")
 
 

@@ -15,6 +15,7 @@ from centralino_config_api.catalog import Catalog
 from centralino_config_api.crypto import SecretBox
 from centralino_config_api.db import connect, create_pool
 from centralino_config_api.extensions import Extensions
+from centralino_config_api.licence_gate import LicenceGate
 from centralino_config_api.templates import Templates
 
 
@@ -34,6 +35,8 @@ class Core:
         self.accounts = Accounts(box)
         self.catalog = Catalog(box)
         self.templates = Templates(self.extensions, self.accounts)
+        #: set by the service when licences are enforced (CENTRALINO_ENFORCE_LICENCES)
+        self.licences: LicenceGate | None = None
 
     @classmethod
     async def open(cls, url: str, secret_key: str, *, max_size: int = 10) -> Core:
@@ -42,6 +45,8 @@ class Core:
         return cls(await create_pool(url, max_size=max_size), box)
 
     async def close(self) -> None:
+        if self.licences is not None:
+            await self.licences.close()
         await self.pool.close()
 
     @asynccontextmanager

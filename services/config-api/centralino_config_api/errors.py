@@ -116,3 +116,25 @@ class TooManyAttempts(ConfigError):
     status = 429
     code = "too_many_attempts"
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+@dataclass(eq=False)
+class LicenceRequired(ConfigError):
+    """The change needs a product licence this PBX does not hold (LIC-04)."""
+
+    product: str = ""
+    status = 402
+    code = "licence_required"
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "field": "licence", "product": self.product}
+
+
+@dataclass(eq=False)
+class LicensingUnavailable(ConfigError):
+    """The licensing service could not be asked, so a licensed change cannot be allowed."""
+
+    status = 503
+    code = "licensing_unavailable"
+    grpc_code = grpc.StatusCode.UNAVAILABLE

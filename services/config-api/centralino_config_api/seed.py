@@ -41,7 +41,7 @@ async def seed_demo(
     known = read_credentials(credentials) if credentials else {}
     out: list[tuple[str, str]] = []
     async with core.tx() as conn:
-        await tenants.ensure(conn, tenant, tenant.capitalize())
+        await tenants.ensure(conn, tenant, tenant.capitalize(), core.licences)
         for n in range(first, last + 1):
             number = str(n)
             try:

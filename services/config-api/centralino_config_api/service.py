@@ -14,6 +14,7 @@ from centralino_config_api import users
 from centralino_config_api.api.app import build_app
 from centralino_config_api.core import Core
 from centralino_config_api.grpc_service import SERVICE_NAME, ConfigServicer
+from centralino_config_api.licence_gate import LicenceGate
 from centralino_config_api.outbox import OutboxPublisher
 from centralino_config_api.settings import ApiSettings
 
@@ -36,6 +37,8 @@ class ConfigApiService:
     async def start(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.core = core = await Core.open(self.api.database_url, self.api.secret_key)
+        if self.api.enforce_licences:
+            core.licences = LicenceGate(self.api.licensing_address)
         async with core.tx() as conn:
             generated = await users.ensure_admin(conn, self.api.admin_password)
         if generated:
@@ -50,7 +53,7 @@ class ConfigApiService:
         )
         self.outbox = OutboxPublisher(core.pool, ctx.bus, lambda t: ctx.event_meta(t))
         await self.outbox.start()
-        self.runner = web.AppRunner(build_app(core), access_log=None)
+        self.runner = web.AppRunner(build_app(core, self.api.licensing_address), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.api.api_host, self.api.api_port)
         await site.start()

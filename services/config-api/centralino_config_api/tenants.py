@@ -11,6 +11,7 @@ from centralino_config_api.common import check_keys, check_revision, iso, not_fo
 from centralino_config_api.db import record_change
 from centralino_config_api.errors import Conflict, FieldProblem, ValidationFailed
 from centralino_config_api.fields import FieldInvalid, text
+from centralino_config_api.licence_gate import MULTI_TENANT, LicenceGate
 
 TENANT_ID = text(
     "id",
@@ -60,8 +61,21 @@ async def get(conn: Any, tenant: str) -> dict[str, Any]:
     return view(row)
 
 
-async def ensure(conn: Any, tenant: str, name: str) -> bool:
-    """Create ``tenant`` if missing; True when created."""
+async def _licensed_as_new(conn: Any, tenant: str, licences: LicenceGate) -> bool:
+    """False when ``tenant`` exists; otherwise make sure creating it is licensed (LIC-04)."""
+    # Serialised so two concurrent creations cannot both count zero and be "the first".
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('config:tenant-create'))")
+    if await conn.fetchval("SELECT 1 FROM tenants WHERE id = $1", tenant):
+        return False
+    if await conn.fetchval("SELECT count(*) FROM tenants"):
+        await licences.require(MULTI_TENANT)
+    return True
+
+
+async def ensure(conn: Any, tenant: str, name: str, licences: LicenceGate | None = None) -> bool:
+    """Create ``tenant`` if missing; True when created. With ``licences`` as in create()."""
+    if licences is not None and not await _licensed_as_new(conn, tenant, licences):
+        return False
     created = await conn.fetchval(
         "INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
         tenant,
@@ -72,10 +86,13 @@ async def ensure(conn: Any, tenant: str, name: str) -> bool:
     return bool(created)
 
 
-async def create(conn: Any, body: Any) -> dict[str, Any]:
+async def create(conn: Any, body: Any, licences: LicenceGate | None = None) -> dict[str, Any]:
+    """Create a tenant; with ``licences``, any but the first needs Multi-Tenant (LIC-04)."""
     data = _parse(body, True)
     if data["id"] == SYSTEM_TENANT.lstrip("_"):
         raise ValidationFailed("invalid tenant", [FieldProblem("id", "is reserved")])
+    if licences is not None and not await _licensed_as_new(conn, data["id"], licences):
+        raise Conflict(f"tenant {data['id']!r} already exists")
     try:
         row = await conn.fetchrow(
             "INSERT INTO tenants (id, name) VALUES ($1, $2) RETURNING *", data["id"], data["name"]

@@ -11,7 +11,7 @@ import random
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from google.protobuf.message import Message
@@ -20,7 +20,8 @@ from centralino.bus import SYSTEM_TENANT, SubjectError, event_subject
 from centralino.sdp import SdpUsageError, codec_spec
 from centralino.v1 import common_pb2, media_pb2
 from centralino_media.dataplane import DataPlane
-from centralino_media.licences import LicenceGate
+from centralino_media.licences import LicenceGate, NoChannel, Renewal
+from centralino_media.metrics import MediaMetrics
 from centralino_media.registry import SessionRecord, SessionRegistry
 from centralino_media.relay import LegPorts, LegSettings, MediaSession, MediaWarning
 from centralino_media.settings import MediaSettings
@@ -31,7 +32,20 @@ LICENSED_CODEC = "G729"
 
 
 class AllocationError(ValueError):
-    """The request cannot be served as asked (bad legs, no codec left after licensing...)."""
+    """The request cannot be served as asked (bad legs, unknown codecs...)."""
+
+
+class LicenceUnavailableError(AllocationError):
+    """A leg offers only G.729, which would be transcoded, and no G.729 channel is free."""
+
+
+def _may_transcode_g729(legs: Sequence[LegSettings]) -> bool:
+    """True when one leg may end up on G.729 and the other on something else."""
+    a, b = legs
+    return any(
+        LICENSED_CODEC in one.codecs and any(c != LICENSED_CODEC for c in other.codecs)
+        for one, other in ((a, b), (b, a))
+    )
 
 
 def _check_codecs(leg: str, names: Sequence[str], kind: str) -> None:
@@ -82,6 +96,7 @@ class MediaController:
             settings.inactivity_seconds, settings.stats_interval_seconds
         )
         self._rng = rng or random.SystemRandom()
+        self.metrics = MediaMetrics(lambda: [r.session for r in self.registry.all()])
 
     # -- requests ------------------------------------------------------------------------
 
@@ -116,28 +131,28 @@ class MediaController:
             )
             for spec in request.legs
         ]
+        for leg in legs:
+            if not leg.codecs:
+                raise AllocationError(f"leg {leg.name}: no audio codec")
         leases: list[str] = []
-        if any(LICENSED_CODEC in leg.codecs for leg in legs):
-            lease = await self.licences.acquire(session_id) if self.licences else None
-            if lease is None:
-                # No channel: offer the leg its other codecs rather than failing the call.
+        if _may_transcode_g729(legs):
+            try:
+                if self.licences is None:
+                    raise NoChannel("no licensing service configured")
+                leases.append(await self.licences.acquire(session_id))
+            except NoChannel as exc:
+                # No channel: offer the legs their other codecs rather than failing the call.
+                log.info("G.729 not offered: %s", exc, extra={"session_id": session_id})
                 legs = [
-                    LegSettings(
-                        leg.name,
-                        tuple(c for c in leg.codecs if c != LICENSED_CODEC),
-                        leg.video_codecs,
-                        leg.nat,
-                        leg.srtp,
-                        leg.rtcp_mux,
-                        leg.signalling_tls,
-                    )
+                    replace(leg, codecs=tuple(c for c in leg.codecs if c != LICENSED_CODEC))
                     for leg in legs
                 ]
-            else:
-                leases.append(lease)
-        if any(not leg.codecs for leg in legs):
-            await self._release_licences(leases)
-            raise AllocationError("a leg has no usable audio codec (G.729 licence unavailable?)")
+                for leg in legs:
+                    if not leg.codecs:
+                        raise LicenceUnavailableError(
+                            f"leg {leg.name} offers only G.729 and no G.729 channel is "
+                            f"available: {exc}"
+                        ) from None
         # Video ports only when the legs share a video codec: video is never transcoded.
         video = bool(set(legs[0].video_codecs) & set(legs[1].video_codecs))
         ports: dict[str, LegPorts] = {}
@@ -212,6 +227,7 @@ class MediaController:
     def _close(self, record: SessionRecord) -> None:
         for port in record.rtp_ports:
             self.plane.close_pair(port)
+        self.metrics.released(record.session)
         record.session.close()
 
     async def _release_licences(self, leases: Sequence[str]) -> None:
@@ -248,11 +264,42 @@ class MediaController:
             self.plane.send(record.session.poll(now))
 
     async def renew_licences(self) -> None:
+        """Run every ``licences.renew_seconds``: renew the G.729 leases, replace lost ones."""
         if self.licences is None:
             return
         for record in self.registry.all():
-            for lease in record.licence_leases:
-                await self.licences.renew(lease)
+            held = [
+                lease
+                for lease in record.licence_leases
+                if await self.licences.renew(lease) is not Renewal.LOST
+            ]
+            lost = len(held) < len(record.licence_leases) or record.licence_missing
+            record.licence_leases = held
+            if lost:
+                await self._replace_lease(record, self.licences)
+
+    async def _replace_lease(self, record: SessionRecord, licences: LicenceGate) -> None:
+        """The lease expired under the session (licensing was unreachable for a whole TTL):
+        take a new one, or tell the router the call transcodes G.729 unlicensed."""
+        try:
+            lease = await licences.acquire(record.session_id)
+        except NoChannel as exc:
+            if not record.licence_missing:
+                record.licence_missing = True
+                session = record.session
+                leg = next(
+                    (n for n in session.leg_names if session.leg(n).codec == LICENSED_CODEC), ""
+                )
+                await self._warn(
+                    record,
+                    MediaWarning(leg, "g729_licence_lost", f"G.729 channel lost: {exc}"),
+                )
+            return
+        if record.session_id not in self.registry:
+            await licences.release(lease)  # released while we were asking
+            return
+        record.licence_leases.append(lease)
+        record.licence_missing = False
 
     async def _publish_stats(self, record: SessionRecord) -> None:
         session = record.session

@@ -29,6 +29,8 @@ class SessionRecord:
     lease_expires: float
     rtp_ports: list[int] = field(default_factory=list)
     licence_leases: list[str] = field(default_factory=list)
+    #: a G.729 lease was lost and could not be replaced yet
+    licence_missing: bool = False
     inactivity_reported: bool = False
     next_stats: float = 0.0
 
@@ -45,6 +47,9 @@ class SessionRegistry:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._records
 
     def add(self, record: SessionRecord) -> None:
         record.next_stats = record.started + self.stats_interval

@@ -20,7 +20,6 @@ from centralino_media.settings import MediaSettings
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
-LICENCE_RENEW_SECONDS = 30.0
 
 
 class MediaService:
@@ -37,7 +36,9 @@ class MediaService:
         ms = self.media_settings
         plane = DataPlane(ms.bind_address, PortAllocator(ms.port_min, ms.port_max))
         self._licences = GrpcLicenceGate(
-            self.settings.grpc_address("licensing"), owner=self.settings.instance_id
+            self.settings.grpc_address("licensing"),
+            owner=self.settings.instance_id,
+            ttl_seconds=ms.g729_lease_seconds,
         )
         self.controller = MediaController(
             ms,
@@ -51,14 +52,21 @@ class MediaService:
         )
         self._tasks = [
             asyncio.create_task(self._every(TICK_SECONDS, self.controller.tick)),
-            asyncio.create_task(self._every(LICENCE_RENEW_SECONDS, self.controller.renew_licences)),
+            asyncio.create_task(
+                self._every(self._licences.renew_seconds, self.controller.renew_licences)
+            ),
         ]
 
     @staticmethod
     async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(seconds)
-            await job()
+            try:
+                await job()
+            except Exception:
+                # One failed round (NATS or licensing briefly gone) must not end housekeeping:
+                # stopping would let every G.729 lease and session lease silently run out.
+                log.exception("periodic %s failed; retrying next round", job.__name__)
 
     async def stop(self) -> None:
         for task in self._tasks:

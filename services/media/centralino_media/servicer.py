@@ -7,7 +7,7 @@ import grpc
 from centralino.sdp import SdpError, SdpNegotiationError
 from centralino.v1 import media_pb2, media_pb2_grpc
 from centralino_media.codecs import CodecError
-from centralino_media.controller import AllocationError, MediaController
+from centralino_media.controller import AllocationError, LicenceUnavailableError, MediaController
 from centralino_media.ports import PortsExhaustedError
 from centralino_media.registry import UnknownSessionError
 from centralino_media.relay import SessionError
@@ -22,6 +22,8 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     ) -> media_pb2.MediaSession:
         try:
             record = await self.controller.allocate(request)
+        except LicenceUnavailableError as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except (AllocationError, SdpError, SessionError) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except PortsExhaustedError as exc:

@@ -21,6 +21,8 @@ class MediaSettings:
     stats_interval_seconds: float
     default_lease_seconds: int
     max_lease_seconds: int
+    #: TTL asked for each G.729 channel lease; renewed at half of it
+    g729_lease_seconds: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MediaSettings:
@@ -39,5 +41,8 @@ class MediaSettings:
             default_lease_seconds=env_int("CENTRALINO_MEDIA_LEASE_SECONDS", 60, environ, minimum=1),
             max_lease_seconds=env_int(
                 "CENTRALINO_MEDIA_MAX_LEASE_SECONDS", 3600, environ, minimum=1
+            ),
+            g729_lease_seconds=env_int(
+                "CENTRALINO_MEDIA_G729_LEASE_SECONDS", 60, environ, minimum=2, maximum=3600
             ),
         )

@@ -70,10 +70,11 @@ from centralino_registrar.binding import (
     plan_register,
 )
 from centralino_registrar.defence import SourceBlocked, SourceGuard, Verdict
-from centralino_registrar.events import DROPPED, Announcer
+from centralino_registrar.events import Announcer
 from centralino_registrar.extract import credentials, register_facts
 from centralino_registrar.flowtoken import FlowTokenError, decode_flow, encode_flow
 from centralino_registrar.locations import LocationStore, LocationStoreError
+from centralino_registrar.metrics import AUTH_FAILURES, DROPPED
 from centralino_registrar.proxy import (
     ACCOUNT_HEADER,
     FLOW_HEADER,
@@ -96,6 +97,12 @@ from centralino_registrar.retransmissions import Key, RetransmissionFilter, Stat
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("centralino.registrar")
+
+
+def _first_line(message: Request | Response) -> str:
+    """What names a message's span: its method, or its status code."""
+    return message.method if isinstance(message, Request) else str(message.status)
+
 
 #: the UDP transaction being handled by the current task, so that whatever answers or
 #: forwards it records that for retransmissions of the same request
@@ -220,9 +227,7 @@ class Edge:
             return
         # Phones may not inject trace context: a trace starts at our edge.
         tracecontext.strip(message.headers)
-        name = (
-            f"SIP {message.method if isinstance(message, Request) else message.status} from phone"
-        )
+        name = f"SIP {_first_line(message)} from phone"
         with (
             call_context(call_id),
             tracer.start_as_current_span(
@@ -355,6 +360,8 @@ class Edge:
             sip,
             self.clock(),
         )
+        for signal in result.failures:
+            AUTH_FAILURES.add(1, {"signal": signal.value})
         if result.blocked is not None:
             await self._announce_block(result.blocked)
         if isinstance(result.outcome, Reject):
@@ -539,7 +546,8 @@ class Edge:
                 with (
                     call_context(message.call_id),
                     tracer.start_as_current_span(
-                        "SIP to phone", attributes={"sip.call_id": message.call_id}
+                        f"SIP {_first_line(message)} to phone",
+                        attributes={"sip.call_id": message.call_id},
                     ),
                 ):
                     if isinstance(message, Response):

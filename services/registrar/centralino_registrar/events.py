@@ -1,32 +1,17 @@
-"""What the registrar announces: location events, blocked sources, and metrics."""
+"""What the registrar announces: location events and blocked sources."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from opentelemetry import metrics
-
 from centralino.bus import SYSTEM_TENANT, event_subject
 from centralino.service import ServiceContext
 from centralino.v1 import registrar_pb2
 from centralino_registrar.defence import SourceBlocked
+from centralino_registrar.metrics import BLOCKED_SOURCES, REGISTRATIONS
 
 log = logging.getLogger(__name__)
-
-_meter = metrics.get_meter("centralino.registrar")
-REGISTRATIONS = _meter.create_counter(
-    "centralino.registrar.location.events", description="location events by kind"
-)
-AUTH_FAILURES = _meter.create_counter(
-    "centralino.registrar.auth.failures", description="failed authentications and probes"
-)
-BLOCKED_SOURCES = _meter.create_counter(
-    "centralino.registrar.sources.blocked", description="sources blocked by the defence"
-)
-DROPPED = _meter.create_counter(
-    "centralino.registrar.requests.dropped", description="requests dropped (rate, block)"
-)
 
 
 class Announcer:

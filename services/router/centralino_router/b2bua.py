@@ -113,12 +113,12 @@ class B2bua:
         call_id = req.call_id
         call = self.calls.get(call_id)
         if call is not None:
-            call.post(lambda: call.from_caller(req, inbound))
+            call.post(lambda: call.from_caller(req, inbound), received=req)
             return
         owned = self._branches.get(call_id)
         if owned is not None:
             owner, branch = owned
-            owner.post(lambda: owner.from_branch(branch, req, inbound))
+            owner.post(lambda: owner.from_branch(branch, req, inbound), received=req)
             return
         if req.method == "INVITE" and req.to_tag is None:
             try:

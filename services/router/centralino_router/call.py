@@ -23,6 +23,7 @@ Statuses the caller may see besides the callee's own answers:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -30,9 +31,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from centralino.logs import call_context
 from centralino.v1 import config_pb2, media_pb2
+from centralino_router import metrics, tracing
 from centralino_router.admission import Verdict, admit_incoming, admit_outgoing
 from centralino_router.fork import (
     Action,
@@ -99,6 +103,16 @@ class Call:
         )
         self.ended = False
         self.cancelled = False
+        # The call is one span under the registrar's (from the INVITE's traceparent);
+        # every step runs in it, so gRPC metadata, NATS headers and the SIP we send
+        # carry the same trace.
+        self._span = tracing.tracer.start_span(
+            f"call {self.record.dialled}",
+            context=tracing.extract(invite),
+            kind=trace.SpanKind.SERVER,
+            attributes={"sip.call_id": self.call_id, "centralino.tenant": self.record.tenant},
+        )
+        self._trace = trace.set_span_in_context(self._span)
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._reinvite: asyncio.Future[SipMessage] | None = None
@@ -106,27 +120,50 @@ class Call:
 
     # -- serialisation -----------------------------------------------------------
 
-    def post(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run ``step`` after every step posted before it."""
+    def post(
+        self,
+        step: Callable[[], Coroutine[Any, Any, None]],
+        received: SipMessage | None = None,
+    ) -> None:
+        """Run ``step`` after every step posted before it, in the call's trace.
+
+        ``received`` is the request the step handles: the registrar traced it as its own
+        message, so the step gets a span of its own linked to that trace.
+        """
 
         async def run() -> None:
-            async with self._lock:
-                with call_context(self.call_id):
-                    try:
-                        await step()
-                    except CallFinished:
-                        pass
-                    except Exception:  # a bug in one call must not take the router down
-                        log.exception("call step failed")
-                        await self._abort()
+            token = otel_context.attach(self._trace)
+            try:
+                async with self._lock:
+                    with call_context(self.call_id), self._step_span(received):
+                        try:
+                            await step()
+                        except CallFinished:
+                            pass
+                        except Exception:  # a bug in one call must not take the router down
+                            log.exception("call step failed")
+                            await self._abort()
+            finally:
+                otel_context.detach(token)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @staticmethod
+    def _step_span(received: SipMessage | None) -> contextlib.AbstractContextManager[Any]:
+        if received is None:
+            return contextlib.nullcontext()
+        edge = trace.get_current_span(tracing.extract(received)).get_span_context()
+        links = [trace.Link(edge)] if edge.is_valid else []
+        return tracing.tracer.start_as_current_span(
+            f"SIP {received.method}", links=links, attributes={"sip.call_id": received.call_id}
+        )
+
     def cancel_steps(self) -> list[asyncio.Task[None]]:
         """Cancel the steps not yet run and the timers (router shutdown); returns the
         steps to be awaited."""
+        self._end_span("shutdown")
         self._disarm_timer()
         self.a.close()
         tasks = list(self._tasks)
@@ -740,13 +777,34 @@ class Call:
         self.record.ended = time.time()
         self.record.cause = cause
         self.record.sip_status = status
-        # the row first: whoever reacts to "ended" can read it
-        try:
-            await self.b2bua.recorder.write_cdr(self.record)
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-            log.error("CDR write failed: %s", exc)
-        await self.b2bua.recorder.publish(self.record, "ended", self.record.ended)
+        answered = self.record.answered is not None
+        metrics.call_ended(cause, answered, self.record.ended - self.record.started)
         self.wire.loop.call_later(LINGER_SECONDS, self._forget)
+        try:
+            # the row first: whoever reacts to "ended" can read it
+            try:
+                await self.b2bua.recorder.write_cdr(self.record)
+            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+                log.error("CDR write failed: %s", exc)
+            await self.b2bua.recorder.publish(self.record, "ended", self.record.ended)
+        finally:
+            self._end_span(cause, status, answered)
+
+    def _end_span(self, cause: str, status: int | None = None, answered: bool = False) -> None:
+        if not self._span.is_recording():
+            return  # ended already (a shutdown racing the call's own end)
+        self._span.set_attributes(
+            {
+                "centralino.call.origin": self.origin.value,
+                "centralino.call.cause": cause,
+                "centralino.call.outcome": "answered" if answered else "failed",
+            }
+        )
+        if status is not None:
+            self._span.set_attribute("sip.status", status)
+        if cause == "router_error":
+            self._span.set_status(trace.StatusCode.ERROR, "call step failed")
+        self._span.end()
 
     def _forget(self) -> None:
         self.a.close()

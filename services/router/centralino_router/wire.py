@@ -30,6 +30,7 @@ from centralino.sip import (
     TransactionTimeout,
     build_cancel,
     parse_message,
+    tracecontext,
     try_build_400,
 )
 from centralino.sip.transport import (
@@ -39,6 +40,7 @@ from centralino.sip.transport import (
     TransportKind,
     TransportManager,
 )
+from centralino_router import tracing
 from centralino_router.sipmsg import MAX_MESSAGE, SipMessage, new_branch
 
 log = logging.getLogger(__name__)
@@ -220,6 +222,7 @@ class Wire:
     def reply(self, response: SipMessage, inbound: Inbound) -> None:
         """Answer on the request's server transaction while it lives, else statelessly
         over the flow the request came on (a 2xx repeated after Timer L)."""
+        tracing.inject(response)
         core = Response(response.status, response.reason, response.headers, response.body)
         txn = inbound.transaction
         if txn is not None and not txn.terminated:
@@ -236,6 +239,7 @@ class Wire:
     ) -> ClientTransaction:
         """Send a request with a fresh top Via in a client transaction; every response
         (and a 408 on Timer B/F) goes to ``handler``."""
+        tracing.inject(request)
         request.add("Via", f"{self.via};branch={new_branch()}", first=True)
         txn = self.layer.send_request(
             request.as_request(), self.loop.time(), reliable=False, destination=addr
@@ -246,6 +250,7 @@ class Wire:
 
     def send_stateless(self, request: SipMessage, addr: Address) -> None:
         """The ACK of a 2xx: end to end, outside any transaction."""
+        tracing.inject(request)
         request.add("Via", f"{self.via};branch={new_branch()}", first=True)
         self.layer.send_stateless(request.as_request(), addr)
         self._pump()
@@ -254,6 +259,8 @@ class Wire:
         """CANCEL an INVITE we sent (RFC 3261 §9.1), in its own client transaction."""
         cancel = build_cancel(invite.request)
         cancel.headers.add("Reason", reason)
+        tracecontext.strip(cancel.headers)
+        tracecontext.inject(cancel.headers)
         txn = self.layer.send_request(cancel, self.loop.time(), reliable=False, destination=addr)
         self._handlers[id(txn)] = lambda _response: None
         self._pump()

@@ -253,6 +253,7 @@ _STATUS_TEXT = {
     204: "No Content",
     400: "Malformed request",
     401: "Not logged in",
+    402: "Needs a licence this PBX does not hold",
     403: "Not allowed",
     404: "Not found",
     409: "Duplicate, or still referenced",

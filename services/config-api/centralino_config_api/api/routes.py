@@ -207,8 +207,9 @@ async def list_tenants(request: web.Request) -> web.Response:
 
 async def create_tenant(request: web.Request) -> web.Response:
     body = await body_json(request)
-    async with request.app[CORE].tx() as conn:
-        item = await tenants.create(conn, body)
+    core = request.app[CORE]
+    async with core.tx() as conn:
+        item = await tenants.create(conn, body, core.licences)
     return reply(item, 201, item["revision"])
 
 
@@ -828,13 +829,13 @@ def build_registry() -> Registry:
         "POST",
         V1 + "/tenants",
         create_tenant,
-        "Create a tenant",
+        "Create a tenant; any but the first needs Multi-Tenant (LIC-04)",
         access="admin",
         tag="tenants",
         request=_ref("TenantCreate"),
         response=_ref("Tenant"),
         status=201,
-        extra_responses=(409, 422),
+        extra_responses=(402, 409, 422, 503),
     )
     reg.add(
         "GET",
