@@ -49,6 +49,16 @@ def _listening(ports: set[int]) -> list[int]:
     )
 
 
+def _stop_runner(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM first: a SIGKILLed runner cannot stop its embedded NATS and PostgreSQL."""
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def suite() -> Iterator[RunningSuite]:
     layout = Layout.ephemeral()
@@ -80,15 +90,13 @@ def suite() -> Iterator[RunningSuite]:
         except queue.Empty:
             line = None
         if line is None:
-            proc.kill()
-            proc.wait()
+            _stop_runner(proc)
             pytest.fail("centralino up did not come up:\n" + "".join(seen))
         seen.append(line)
     running = RunningSuite(proc, layout, data_dir, "".join(seen), lines)
     yield running
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    if proc.poll() is None:  # a test failed before the SIGTERM test
+        _stop_runner(proc)
 
 
 def test_banner_says_where_phones_and_admins_connect(suite: RunningSuite) -> None:
