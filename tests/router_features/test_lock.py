@@ -17,6 +17,7 @@ from centralino_router.features.lock import (
     call_placed,
     class_for,
     lock,
+    pin_checkable,
     unlock,
 )
 
@@ -54,38 +55,33 @@ def test_code_mode_unlocks_without_pin_and_selects_class() -> None:
 
 def test_password_mode_needs_the_services_pin() -> None:
     """LOCK-04, EXT-12: the unlock code alone does not unlock."""
-    cfg = LockSettings(UnlockMode.PASSWORD, UnlockPolicy.UNTIL_RELOCKED, services_pin="4711")
+    cfg = LockSettings(UnlockMode.PASSWORD, UnlockPolicy.UNTIL_RELOCKED)
     state, outcome = unlock(cfg, LOCKED, 0.0)
     assert outcome.result is Result.PIN_REQUIRED and outcome.refused
     assert not state.unlocked
-    state, outcome = unlock(cfg, state, 0.0, pin="0000")
+    state, outcome = unlock(cfg, state, 0.0, pin="0000", pin_valid=False)
     assert outcome.result is Result.WRONG_PIN and not state.unlocked
-    state, outcome = unlock(cfg, state, 0.0, pin="4711")
+    state, outcome = unlock(cfg, state, 0.0, pin="4711", pin_valid=True)
     assert outcome.result is Result.UNLOCKED and state.unlocked and state.failures == 0
 
 
-def test_password_mode_without_pin_never_unlocks() -> None:
-    cfg = LockSettings(UnlockMode.PASSWORD, UnlockPolicy.UNTIL_RELOCKED)
-    _, outcome = unlock(cfg, LOCKED, 0.0, pin="")
-    assert outcome.result is Result.NO_PIN_SET
-
-
 def test_wrong_pins_are_throttled_exponentially() -> None:
-    cfg = LockSettings(UnlockMode.PASSWORD, UnlockPolicy.UNTIL_RELOCKED, services_pin="4711")
+    cfg = LockSettings(UnlockMode.PASSWORD, UnlockPolicy.UNTIL_RELOCKED)
     state = LOCKED
     for _ in range(FREE_FAILURES):
         state, outcome = unlock(cfg, state, 100.0, pin="1")
         assert outcome.result is Result.WRONG_PIN
     assert state.blocked_until == 100.0 + BASE_BLOCK_SECONDS
     # even the right PIN is refused while blocked
-    blocked, outcome = unlock(cfg, state, 110.0, pin="4711")
+    assert not pin_checkable(state, 110.0)
+    blocked, outcome = unlock(cfg, state, 110.0, pin="4711", pin_valid=True)
     assert outcome.result is Result.THROTTLED
     assert outcome.retry_after == pytest.approx(BASE_BLOCK_SECONDS - 10.0)
     assert not blocked.unlocked
     later = 100.0 + BASE_BLOCK_SECONDS
     state, outcome = unlock(cfg, state, later, pin="2")
     assert state.blocked_until == later + 2 * BASE_BLOCK_SECONDS
-    state, outcome = unlock(cfg, state, later + 2 * BASE_BLOCK_SECONDS, pin="4711")
+    state, outcome = unlock(cfg, state, later + 2 * BASE_BLOCK_SECONDS, pin="4711", pin_valid=True)
     assert outcome.result is Result.UNLOCKED and state.failures == 0
 
 

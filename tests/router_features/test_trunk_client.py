@@ -45,9 +45,18 @@ async def _run(password: str, rounds: int) -> tuple[list[TrunkState], str, int]:
         if states.count(TrunkState.REGISTERED) >= rounds or state is TrunkState.FAILED:
             done.set()
 
-    client = TrunkClient(
-        _account(password), ("127.0.0.1", SIPP_PORT), ("127.0.0.1", CLIENT_PORT), on_state
+    loop = asyncio.get_running_loop()
+    inbox: list[TrunkClient] = []
+
+    class Socket(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+            inbox[0].receive(data)
+
+    transport, _ = await loop.create_datagram_endpoint(
+        Socket, local_addr=("127.0.0.1", CLIENT_PORT)
     )
+    client = TrunkClient(_account(password), ("127.0.0.1", SIPP_PORT), transport.sendto, on_state)
+    inbox.append(client)
     task = asyncio.create_task(client.run())
     try:
         await asyncio.wait_for(done.wait(), 10)
@@ -55,6 +64,7 @@ async def _run(password: str, rounds: int) -> tuple[list[TrunkState], str, int]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        transport.close()
         if sipp.returncode is None:
             sipp.kill()
             await sipp.wait()

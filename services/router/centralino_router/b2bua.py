@@ -15,14 +15,17 @@ from typing import Any
 
 from nats.errors import Error as NatsError
 
-from centralino.sip.transport import Address, Flow, TransportManager
+from centralino.sip.transport import Address, Flow, TransportKind, TransportManager
 from centralino_router.call import Call
 from centralino_router.counters import CallCounter, CounterConflictError
+from centralino_router.features.enum_lookup import EnumResolver
+from centralino_router.features.lock_store import LockStore
 from centralino_router.legs import BranchLeg
 from centralino_router.lookups import Lookups
 from centralino_router.media import MediaClient, MediaError
 from centralino_router.records import CallRecorder
 from centralino_router.sipmsg import SipMessage, SipParseError, response_to
+from centralino_router.trunk_gateway import TrunkGateway
 from centralino_router.wire import Inbound, Wire
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,14 @@ class B2bua:
         media: MediaClient,
         recorder: CallRecorder,
         renew_seconds: float,
+        lock_store: LockStore,
+        enum_nameservers: tuple[list[str], int] | None = None,
     ) -> None:
         self.wire = Wire(transport, advertised, self._dispatch, self._stray_response)
+        self.lock_store = lock_store
+        self.trunks = TrunkGateway(lookups, advertised, self._send_raw)
+        self._enum_nameservers = enum_nameservers
+        self._enum: dict[str, EnumResolver] = {}
         self.registrar = registrar
         self.lookups = lookups
         self.counter = counter
@@ -58,6 +67,18 @@ class B2bua:
         self._renewer = asyncio.get_running_loop().create_task(self._renew(renew_seconds))
 
     # -- what calls use ---------------------------------------------------------------
+
+    def enum(self, suffix: str) -> EnumResolver:
+        """FEAT-07: a resolver for the tenant's ENUM suffix (one per suffix, reused)."""
+        resolver = self._enum.get(suffix)
+        if resolver is None:
+            servers, port = self._enum_nameservers or (None, 53)
+            resolver = EnumResolver(suffix, nameservers=servers, port=port)
+            self._enum[suffix] = resolver
+        return resolver
+
+    def _send_raw(self, data: bytes, addr: Address) -> None:
+        self.spawn(self.wire.transport.send_to(TransportKind.UDP, addr, data))
 
     def registrar_for(self, registrar_sip: str) -> Address:
         """The SIP edge replica holding the device's flow, else the configured one."""
@@ -102,6 +123,8 @@ class B2bua:
         self.wire.datagram(data, flow)
 
     def _stray_response(self, response: SipMessage) -> None:
+        if self.trunks.response(response):
+            return
         owned = self._branches.get(response.call_id)
         if owned is None:
             log.debug("stray %d response for %s", response.status, response.call_id)
@@ -121,8 +144,13 @@ class B2bua:
             owner.post(lambda: owner.from_branch(branch, req, inbound), received=req)
             return
         if req.method == "INVITE" and req.to_tag is None:
+            from_trunk = None
+            if req.get("X-Centralino-Tenant") is None:
+                # not from the SIP edge: a provider's call, or refused by the call itself
+                flow = self.wire.transport.flow(inbound.flow_id)
+                from_trunk = self.trunks.match(flow.remote) if flow is not None else None
             try:
-                new = Call(self, req, inbound)
+                new = Call(self, req, inbound, from_trunk)
             except SipParseError as exc:  # e.g. no Contact: no dialog can be formed
                 self.wire.reply(response_to(req, exc.status, "Bad Request"), inbound)
                 return
@@ -172,6 +200,7 @@ class B2bua:
                 log.warning("%s", exc)
 
     async def close(self) -> None:
+        await self.trunks.close()
         self._renewer.cancel()
         steps = [t for call in list(self.calls.values()) for t in call.cancel_steps()]
         for task in list(self._tasks):

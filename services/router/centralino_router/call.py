@@ -35,9 +35,32 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from centralino.logs import call_context
+from centralino.sip.message import REASON_PHRASES
+from centralino.sip.resolve import ResolutionError
 from centralino.v1 import config_pb2, media_pb2
 from centralino_router import metrics, tracing
 from centralino_router.admission import Verdict, admit_incoming, admit_outgoing
+from centralino_router.features.classes import Allowed, Denied, route
+from centralino_router.features.dialplan import (
+    DialPlanError,
+    ExternalCall,
+    InternalCall,
+    Service,
+    ServiceCall,
+    classify,
+)
+from centralino_router.features.lock import (
+    ClassChoice,
+    Result,
+    UnlockMode,
+    call_placed,
+    class_for,
+    lock,
+    pin_checkable,
+    unlock,
+)
+from centralino_router.features.lock_store import LockStoreError
+from centralino_router.features.trunks import Trunk, extension_for_did
 from centralino_router.fork import (
     Action,
     CancelBranches,
@@ -61,7 +84,10 @@ from centralino_router.media import (
 from centralino_router.overflow import DialNumber, HangUp, RingExtension, decide
 from centralino_router.policy import Cause, ExtensionPolicy, Origin, PolicyError
 from centralino_router.records import CallRecord
+from centralino_router.routing import lock_settings, numbering_plan, routing_class
+from centralino_router.service_answer import declining_answer
 from centralino_router.sipmsg import SipMessage, SipParseError, response_to, uri_of, uri_user
+from centralino_router.trunk_gateway import TenantTrunk, TrunkUnreachableError
 from centralino_router.wire import Inbound
 
 if TYPE_CHECKING:
@@ -78,8 +104,16 @@ class CallFinished(Exception):
 
 
 class Call:
-    def __init__(self, b2bua: B2bua, invite: SipMessage, inbound: Inbound) -> None:
+    def __init__(
+        self,
+        b2bua: B2bua,
+        invite: SipMessage,
+        inbound: Inbound,
+        from_trunk: TenantTrunk | None = None,
+    ) -> None:
         self.b2bua = b2bua
+        #: a call a provider sent us (origin external); None for calls from the SIP edge
+        self.from_trunk = from_trunk
         self.wire = b2bua.wire
         self.call_id = invite.call_id
         self.a = CallerLeg(self.wire, invite, inbound)
@@ -88,6 +122,11 @@ class Call:
         self.winner: BranchLeg | None = None
         self.policy: ExtensionPolicy | None = None
         self.caller: config_pb2.Account | None = None
+        self.caller_ext: config_pb2.Extension | None = None
+        #: the call goes out of the PBX (trunk or ENUM): a failure ends it, no overflow
+        self.outbound = False
+        #: a service code was served: the 2xx only carries the result, BYE follows the ACK
+        self._bye_on_ack = False
         self.visited: frozenset[str] = frozenset()
         self.counted: set[tuple[str, str]] = set()
         #: media sessions by branch while ringing; only the winner's is kept
@@ -96,7 +135,7 @@ class Call:
         self.origin = Origin.INTERNAL
         self.record = CallRecord(
             call_id=self.call_id,
-            tenant=invite.get("X-Centralino-Tenant") or "",
+            tenant=from_trunk.tenant if from_trunk else invite.get("X-Centralino-Tenant") or "",
             origin=self.origin.value,
             dialled=uri_user(invite.uri),
             started=time.time(),
@@ -175,6 +214,9 @@ class Call:
 
     async def start(self) -> None:
         self.a.respond(100, "Trying")
+        if self.from_trunk is not None:
+            await self._start_from_trunk(self.from_trunk)
+            return
         invite = self.a.invite
         raw_origin = (invite.get("X-Centralino-Origin") or Origin.INTERNAL.value).lower()
         if raw_origin not in Origin.__members__.values():
@@ -195,7 +237,261 @@ class Call:
         else:
             await self.finish(403, "Forbidden", "forbidden", "missing X-Centralino-Account")
         await self.b2bua.recorder.publish(self.record, "created", time.time())
+        if self.caller_ext is not None and self.origin is Origin.INTERNAL:
+            await self._dial_from_phone(self.caller_ext, self.record.dialled)
+            return
         await self.ring(self.record.dialled, first=True)
+
+    async def _start_from_trunk(self, source: TenantTrunk) -> None:
+        """A provider's INVITE: the DID selects the extension, whose external-origin
+        overflow then applies (OVF-01)."""
+        invite = self.a.invite
+        trunk = source.trunk
+        self.origin = Origin.EXTERNAL
+        self.record.origin = self.origin.value
+        from_header = invite.require("From")
+        self.record.caller_extension = uri_user(uri_of(from_header))
+        self.record.caller_display_name = from_header.split("<", 1)[0].strip().strip('"')
+        called = uri_user(invite.uri) or uri_user(uri_of(invite.require("To")))
+        self.record.dialled = called
+        await self.b2bua.recorder.publish(self.record, "created", time.time())
+        extension = extension_for_did(trunk, called)
+        if extension is None:
+            await self.finish(
+                404, "Not Found", "not_found", f"trunk {trunk.name}: no extension for {called}"
+            )
+        assert extension is not None
+        await self.ring(extension, first=True)
+
+    async def _dial_from_phone(self, caller_ext: config_pb2.Extension, dialled: str) -> None:
+        """What a phone dialled: an extension rings; a service code, or a number outside
+        the PBX, goes through the numbering plan first."""
+        tenant = self.record.tenant
+        ext = await self._lookup(self.b2bua.lookups.extension(tenant, dialled))
+        if ext is not None and dialled[:1] not in ("*", "#"):
+            await self.ring(dialled, first=True)
+            return
+        codes = await self._lookup(self.b2bua.lookups.service_codes(tenant))
+        try:
+            kind = classify(dialled, numbering_plan(codes, None), lambda _: ext is not None)
+        except DialPlanError as exc:
+            if dialled[:1] in ("*", "#"):
+                await self.finish(484, "Address Incomplete", "bad_number", str(exc))
+            await self.finish(404, "Not Found", "not_found", f"no extension {dialled}")
+            return
+        if isinstance(kind, InternalCall):
+            await self.ring(kind.extension, first=True)
+        elif isinstance(kind, ServiceCall):
+            if kind.service in (Service.LOCK, Service.UNLOCK):
+                await self._lock_service(caller_ext, kind)
+            else:
+                await self.finish(
+                    501, "Not Implemented", "not_implemented", "call pickup is not wired yet"
+                )
+        elif not (caller_ext.standard_class_id or caller_ext.restricted_class_id):
+            # no outbound routing at all: the number is simply not one of ours
+            await self.finish(404, "Not Found", "not_found", f"no extension {dialled}")
+        else:
+            plan_pb = await self._lookup(self.b2bua.lookups.numbering_plan(tenant))
+            e164 = numbering_plan(codes, plan_pb).to_e164(kind.number)
+            await self._route_external(
+                ExternalCall(kind.number, e164), caller_ext, plan_pb.enum_suffix, spend_lock=True
+            )
+
+    # -- service codes -------------------------------------------------------------
+
+    async def _lock_service(self, ext: config_pb2.Extension, kind: ServiceCall) -> None:
+        """LOCK-03/04, EXT-12: lock or unlock the caller's extension. A refusal is a 403
+        naming why; success answers and hangs up once the phone has ACKed."""
+        tenant = self.record.tenant
+        try:
+            cfg = lock_settings(ext)
+        except PolicyError as exc:
+            await self.finish(500, "Server Internal Error", "bad_config", str(exc))
+            return
+        store = self.b2bua.lock_store
+        now = time.time()
+        try:
+            if kind.service is Service.LOCK:
+                outcome = await store.change(tenant, ext.number, lambda s: lock(cfg, s, now))
+            else:
+                pin = kind.argument or None
+                valid = False
+                if cfg.mode is UnlockMode.PASSWORD and pin is not None:
+                    state, _ = await store.read(tenant, ext.number)
+                    if pin_checkable(state, now):
+                        valid = bool(
+                            await self._lookup(
+                                self.b2bua.lookups.verify_pin(tenant, ext.number, pin)
+                            )
+                        )
+                outcome = await store.change(
+                    tenant, ext.number, lambda s: unlock(cfg, s, now, pin, pin_valid=valid)
+                )
+        except LockStoreError as exc:
+            await self.finish(503, "Service Unavailable", "lock_unavailable", str(exc))
+            return
+        detail = f"{kind.service.value} of {ext.number}: {outcome.result.value}"
+        if outcome.refused:
+            reason, extra = {
+                Result.PIN_REQUIRED: ("PIN Required", []),
+                Result.WRONG_PIN: ("Wrong PIN", []),
+                Result.THROTTLED: (
+                    "Too Many Attempts",
+                    [("Retry-After", str(max(1, round(outcome.retry_after))))],
+                ),
+            }[outcome.result]
+            await self.finish(403, reason, "service_refused", detail, extra=extra)
+        self.record.detail = detail
+        log.info("service code: %s", detail)
+        self._bye_on_ack = True
+        self.record.answered = time.time()
+        self.a.respond(
+            200, "OK", declining_answer(self.offer), on_no_ack=lambda: self.post(self._no_ack)
+        )
+
+    # -- calls out of the PBX --------------------------------------------------------------
+
+    async def _route_external(
+        self,
+        kind: ExternalCall,
+        owner: config_pb2.Extension,
+        enum_suffix: str,
+        *,
+        spend_lock: bool,
+    ) -> None:
+        """COS-01..03, LOCK-10, FEAT-07: the owner's class decides whether ``kind`` may be
+        dialled and through which trunk; ENUM may then replace the trunk. ``spend_lock``:
+        the owner placed this call, so a per-call unlock is used up (LOCK-06); a forward
+        on an extension's behalf only reads the lock."""
+        tenant = self.record.tenant
+        try:
+            cfg = lock_settings(owner)
+        except PolicyError as exc:
+            await self.finish(500, "Server Internal Error", "bad_config", str(exc))
+            return
+        now = time.time()
+        store = self.b2bua.lock_store
+        try:
+            if spend_lock:
+                choice = await store.change(
+                    tenant, owner.number, lambda s: call_placed(cfg, s, now)
+                )
+            else:
+                state, _ = await store.read(tenant, owner.number)
+                choice = class_for(cfg, state, now)
+        except LockStoreError as exc:
+            await self.finish(503, "Service Unavailable", "lock_unavailable", str(exc))
+            return
+        class_id = (
+            owner.standard_class_id if choice is ClassChoice.STANDARD else owner.restricted_class_id
+        )
+        classes = await self._lookup(self.b2bua.lookups.routing_classes(tenant))
+        found = next((c for c in classes if c.id == class_id), None)
+        decision: Allowed | Denied
+        if found is None:
+            decision = Denied(-1, f"extension {owner.number} has no {choice.value} routing class")
+        else:
+            try:
+                decision = route(kind.number, routing_class(found))
+            except PolicyError as exc:
+                await self.finish(500, "Server Internal Error", "bad_config", str(exc))
+                return
+        if isinstance(decision, Denied):
+            await self.finish(
+                403,
+                "Forbidden",
+                "class_denied",
+                f"{choice.value} class of {owner.number}: {decision.reason}"
+                f" [rule {decision.rule_index}]",
+            )
+            return
+        trunks = await self._lookup(self.b2bua.lookups.trunks(tenant))
+        trunk_pb = next((t for t in trunks if t.id == decision.trunk and t.enabled), None)
+        if trunk_pb is None:
+            detail = f"trunk {decision.trunk} of rule {decision.rule_index} is missing or disabled"
+            await self.finish(503, "Service Unavailable", "trunk_unavailable", detail)
+            return
+        trunk = Trunk.from_proto(trunk_pb)
+        if kind.e164 and enum_suffix:
+            uri = await self.b2bua.enum(enum_suffix).lookup(kind.e164)
+            if uri is not None:
+                try:
+                    targets = await self.b2bua.trunks.resolver.resolve_uri(uri)
+                except ResolutionError as exc:
+                    log.info("ENUM result %s unusable (%s): trying the trunk", uri, exc)
+                else:
+                    hop = (targets[0].host, targets[0].port)
+                    await self._call_out("enum", uri, hop, kind.number, None)
+                    return
+        try:
+            hop = await self.b2bua.trunks.next_hop(trunk)
+        except TrunkUnreachableError as exc:
+            await self.finish(503, "Service Unavailable", "trunk_unavailable", str(exc))
+            return
+        host = trunk.registrar.split(":", 1)[1]
+        await self._call_out(
+            f"trunk:{trunk.name}", f"sip:{kind.number}@{host}", hop, kind.number, trunk
+        )
+
+    async def _call_out(
+        self,
+        name: str,
+        uri: str,
+        next_hop: tuple[str, int],
+        number: str,
+        trunk: Trunk | None,
+    ) -> None:
+        """One branch out of the PBX: to a trunk (with its credentials) or an ENUM URI."""
+        self.outbound = True
+        self.record.callee_extension = ""
+        self.record.callee_account = name
+        self._close_branches()
+        await self._release_media("re-route")
+        codecs = list(trunk.codecs) if trunk is not None else []
+        anchor = bool(codecs) or (self.caller is not None and not self.caller.direct_media)
+        self.record.direct_media = not anchor
+        if anchor:
+            try:
+                legs = [
+                    leg_spec(CALLER_LEG, self.caller),
+                    media_pb2.LegSpec(name=DEVICE_LEG, codecs=codecs),
+                ]
+                session = await self.b2bua.media.allocate(self.call_id, self.record.tenant, legs)
+                self.sessions[name] = session
+                self.b2bua.media_session_started(self, session.session_id)
+                if self.offer:
+                    self.sessions[name] = await self.b2bua.media.update(
+                        session.session_id, CALLER_LEG, self.offer, is_offer=True
+                    )
+            except MediaError as exc:
+                await self.finish(503, "Service Unavailable", "media_unavailable", str(exc))
+        display = self.record.caller_display_name.replace('"', "")
+        host = uri.split("@", 1)[-1]
+        from_user = (
+            trunk.username if trunk is not None and trunk.username else self.record.caller_extension
+        )
+        branch = BranchLeg(
+            self.wire,
+            name=name,
+            call_id=f"{uuid.uuid4().hex}@centralino",
+            uri=uri,
+            next_hop=next_hop,
+            from_header=f'"{display}" <sip:{from_user}@{host}>',
+            to_header=f"<{uri}>",
+            extra=[("P-Asserted-Identity", f'"{display}" <sip:{from_user}@{host}>')],
+            credentials=(trunk.username, trunk.password) if trunk and trunk.username else None,
+        )
+        self.branches[name] = branch
+        self.b2bua.register_branch(self, branch)
+        anchored = self.sessions.get(name)
+        body = leg_sdp(anchored, DEVICE_LEG) if anchored is not None else self.offer
+        log.info("calling %s out via %s (%s)", number, name, uri)
+        self.fork = Fork([name], self._now(), 0)
+        actions = self.fork.start()
+        branch.send_invite(body, lambda resp: self._on_branch_response(branch, resp))
+        self._arm_timer()
+        await self.apply(actions)
 
     async def _identify_caller(self, username: str) -> None:
         """The calling account and its extension (EXT-05), admitted against its limit."""
@@ -213,6 +509,7 @@ class Call:
             await self.finish(403, "Forbidden", "forbidden", "caller has no extension")
         assert caller_ext is not None
         self.caller = caller
+        self.caller_ext = caller_ext
         self.record.caller_account = username
         self.record.caller_extension = caller_ext.number
         self.record.caller_display_name = caller_ext.display_name or caller.display_name
@@ -357,6 +654,12 @@ class Call:
                 await self._connect(self.branches[action.branch])
             elif isinstance(action, Failed):
                 self._disarm_timer()
+                if self.outbound:
+                    # the far network's answer is the caller's: no overflow out there
+                    status = action.statuses[0] if action.statuses else 480
+                    reason = REASON_PHRASES.get(status, "Call Failed")
+                    detail = f"{self.record.callee_account} answered {status}"
+                    await self.finish(status, reason, action.cause.value, detail)
                 await self.fail(action.cause, f"branches answered {list(action.statuses)}")
             elif isinstance(action, HangUpLate):
                 late = self.branches[action.branch]
@@ -435,10 +738,12 @@ class Call:
             await self._dial(decision, cause)
 
     async def _dial(self, decision: DialNumber, cause: Cause) -> None:
-        """A number dialled on the caller's behalf: an extension rings, anything else needs
-        an outbound route, which exists only once trunks land."""
+        """A number dialled on the forwarding extension's behalf: an extension rings,
+        anything else goes out under that extension's class, without spending its
+        per-call unlock (the extension did not place the call)."""
+        tenant = self.record.tenant
         number = decision.number
-        ext = await self._lookup(self.b2bua.lookups.extension(self.record.tenant, number))
+        ext = await self._lookup(self.b2bua.lookups.extension(tenant, number))
         if ext is not None and number not in self.visited:
             self._close_branches()
             await self.ring(number)
@@ -448,10 +753,22 @@ class Call:
             Cause.UNAVAILABLE: (480, "Temporarily Unavailable"),
             Cause.NO_ANSWER: (408, "No Answer"),
         }[cause]
+        assert self.policy is not None
+        owner = await self._lookup(self.b2bua.lookups.extension(tenant, self.policy.number))
+        routable = owner is not None and (owner.standard_class_id or owner.restricted_class_id)
+        if ext is None and routable:
+            plan_pb = await self._lookup(self.b2bua.lookups.numbering_plan(tenant))
+            codes = await self._lookup(self.b2bua.lookups.service_codes(tenant))
+            plan = numbering_plan(codes, plan_pb)
+            kind = ExternalCall(number, plan.to_e164(number))
+            self._close_branches()
+            await self._route_external(kind, owner, plan_pb.enum_suffix, spend_lock=False)
+            return
         detail = (
             f"overflow loop through {number}"
             if ext is not None
-            else f"no outbound route for {decision.kind.value} {number}: trunks are not available"
+            else f"no outbound route for {decision.kind.value} {number}: "
+            f"extension {self.policy.number} has no routing class"
         )
         log.warning("overflow: %s", detail)
         await self.finish(status, reason, cause.value, detail)
@@ -465,6 +782,10 @@ class Call:
         if method == "ACK":
             if req.cseq[0] == self.a.invite.cseq[0]:
                 self.a.acked()
+                if self._bye_on_ack and not self.ended:
+                    self._send_in_dialog(self.a.dialog, "BYE", None)
+                    await self.end("service", 200)
+                    return
             await self._answer_in_ack(req, CALLER_LEG)
             return
         if method == "CANCEL":
@@ -522,6 +843,8 @@ class Call:
             await self.apply(fork.final(branch.name, status))
             return
         # the client transaction ACKs a non-2xx itself (RFC 3261 §17.1.1.3)
+        if status in (401, 407) and not self.ended and branch.retry_with_credentials(resp):
+            return
         if fork is not None and branch.name in fork.branches and not self.ended:
             await self.apply(fork.final(branch.name, status))
 
@@ -729,12 +1052,19 @@ class Call:
 
     # -- the end -------------------------------------------------------------------------
 
-    async def finish(self, status: int, reason: str, cause: str, detail: str = "") -> None:
+    async def finish(
+        self,
+        status: int,
+        reason: str,
+        cause: str,
+        detail: str = "",
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
         """Give the caller its final answer and end the call; stops the current step."""
         if detail:
             self.record.detail = detail
             log.info("call ends with %d %s: %s", status, reason, detail)
-        self.a.respond(status, reason)
+        self.a.respond(status, reason, extra=extra)
         await self.end(cause, status)
         raise CallFinished
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from centralino.sip import Dialog as CoreDialog
-from centralino.sip import SipError
+from centralino.sip import SipError, build_authorization
 from centralino.sip.transport import Address
 from centralino_router.sipmsg import (
     SipMessage,
@@ -153,9 +153,15 @@ class BranchLeg:
         from_header: str,
         to_header: str,
         extra: list[tuple[str, str]],
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.wire = wire
         self.name = name
+        #: (username, password) answering a provider's challenge (trunk legs only)
+        self.credentials = credentials
+        self.cseq = 1
+        self._authenticated = False
+        self._handler: ResponseHandler | None = None
         self.call_id = call_id
         self.uri = uri
         self.next_hop = next_hop
@@ -173,21 +179,60 @@ class BranchLeg:
         self.last_provisional: SipMessage | None = None
         self._ack: SipMessage | None = None
 
-    def send_invite(self, body: bytes, handler: ResponseHandler) -> None:
+    def send_invite(
+        self,
+        body: bytes,
+        handler: ResponseHandler,
+        authorization: tuple[str, str] | None = None,
+    ) -> None:
         req = SipMessage(method="INVITE", uri=self.uri)
         req.headers = [
             ("Max-Forwards", "70"),
             ("From", self.from_header),
             ("To", self.to_header),
             ("Call-ID", self.call_id),
-            ("CSeq", "1 INVITE"),
+            ("CSeq", f"{self.cseq} INVITE"),
             ("Contact", self.wire.contact),
             *self.extra,
+            *([authorization] if authorization else []),
             *_body_headers(body),
         ]
         req.body = body
         self.invite = req
+        self._handler = handler
         self.tx = self.wire.send_request(req, self.next_hop, handler)
+
+    def retry_with_credentials(self, challenge: SipMessage) -> bool:
+        """Answer a provider's 401/407 once (RFC 3261 §22.2); False when there is nothing
+        to answer with, or the answer was already refused."""
+        if self.credentials is None or self._authenticated or self.cancelled:
+            return False
+        if self.invite is None or self._handler is None:
+            return False
+        header, answer = (
+            ("WWW-Authenticate", "Authorization")
+            if challenge.status == 401
+            else ("Proxy-Authenticate", "Proxy-Authorization")
+        )
+        value = challenge.get(header)
+        if value is None:
+            return False
+        username, password = self.credentials
+        try:
+            authorization = build_authorization(
+                value,
+                method="INVITE",
+                uri=self.uri,
+                username=username,
+                password=password,
+                cnonce=new_tag(),
+            )
+        except SipError:
+            return False
+        self._authenticated = True
+        self.cseq += 1
+        self.send_invite(self.invite.body, self._handler, (answer, authorization))
+        return True
 
     def cancel(self, reason: str) -> None:
         """CANCEL the INVITE (RFC 3261 §9.1) with ``reason`` (RFC 3326)."""
@@ -201,7 +246,7 @@ class BranchLeg:
         if self.dialog is None and self.invite is not None:
             self.dialog = Dialog.uac(self.invite, response)
             self.answer = response
-            self._ack = self.dialog.request("ACK", cseq=1, extra=self.extra_for_in_dialog())
+            self._ack = self.dialog.request("ACK", cseq=self.cseq, extra=self.extra_for_in_dialog())
         self.resend_ack()
 
     def resend_ack(self) -> None:

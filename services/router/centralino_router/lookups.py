@@ -111,6 +111,49 @@ class Lookups:
 
         return await self._cached(("accounts", tenant, number), fetch)
 
+    async def _tenant_wide(self, what: str, tenant: str, rpc: Callable[..., Awaitable[T]]) -> T:
+        async def fetch() -> T:
+            reply = await self._call(
+                f"{what} of {tenant}", rpc(config_pb2.TenantRequest(tenant=tenant), timeout=3)
+            )
+            if reply is None:
+                raise LookupFailedError(f"config lookup {what} of {tenant}: tenant not found")
+            return reply
+
+        return await self._cached((what, tenant), fetch)
+
+    async def routing_classes(self, tenant: str) -> list[config_pb2.RoutingClass]:
+        reply = await self._tenant_wide("classes", tenant, self.config.ListRoutingClasses)
+        return list(reply.classes)
+
+    async def trunks(self, tenant: str) -> list[config_pb2.Trunk]:
+        reply = await self._tenant_wide("trunks", tenant, self.config.ListTrunks)
+        return list(reply.trunks)
+
+    async def service_codes(self, tenant: str) -> config_pb2.ServiceCodes:
+        return await self._tenant_wide("codes", tenant, self.config.GetServiceCodes)
+
+    async def numbering_plan(self, tenant: str) -> config_pb2.NumberingPlan:
+        return await self._tenant_wide("numbering", tenant, self.config.GetNumberingPlan)
+
+    async def pickup_groups(self, tenant: str) -> list[config_pb2.PickupGroup]:
+        reply = await self._tenant_wide("pickup", tenant, self.config.ListPickupGroups)
+        return list(reply.groups)
+
+    async def tenants(self) -> list[str]:
+        reply = await self._call(
+            "tenants", self.config.ListTenants(config_pb2.ListTenantsRequest(), timeout=3)
+        )
+        return [t.id for t in reply.tenants] if reply is not None else []
+
+    async def verify_pin(self, tenant: str, number: str, pin: str) -> bool:
+        """EXT-12: never cached, never logged."""
+        req = config_pb2.VerifyServicePinRequest(tenant=tenant, number=number, pin=pin)
+        reply = await self._call(
+            f"PIN of {tenant}/{number}", self.config.VerifyServicePin(req, timeout=3)
+        )
+        return reply is not None and reply.ok
+
     async def location(self, username: str) -> registrar_pb2.Location | None:
         """The account's current location; an expired one counts as none (REG-05, OVF-06)."""
         try:

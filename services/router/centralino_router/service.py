@@ -16,6 +16,8 @@ from centralino.v1 import config_pb2, media_pb2
 from centralino_router.b2bua import B2bua
 from centralino_router.counters import BUCKET as COUNTERS_BUCKET
 from centralino_router.counters import CallCounter
+from centralino_router.features.lock_store import BUCKET as LOCK_BUCKET
+from centralino_router.features.lock_store import LockStore
 from centralino_router.lookups import LOCATIONS_BUCKET, Lookups
 from centralino_router.media import MediaClient
 from centralino_router.records import CallRecorder
@@ -48,6 +50,7 @@ class RouterService:
         self._channels = [config_channel, media_channel]
         locations = await ctx.bus.kv(LOCATIONS_BUCKET)
         counters = await ctx.bus.kv(COUNTERS_BUCKET)
+        lock_state = await ctx.bus.kv(LOCK_BUCKET)
         lookups = Lookups(config_channel, locations)
         instance = self.settings.instance_id
         b2bua_ref: list[B2bua] = []
@@ -64,12 +67,18 @@ class RouterService:
             media=MediaClient(media_channel, instance, rs.media_lease_seconds),
             recorder=CallRecorder(ctx.bus, instance, self._pool),
             renew_seconds=rs.call_lease_seconds / 3,
+            lock_store=LockStore(lock_state),
+            enum_nameservers=(
+                ([rs.enum_nameserver[0]], rs.enum_nameserver[1]) if rs.enum_nameserver else None
+            ),
         )
         b2bua_ref.append(b2bua)
         self.b2bua = b2bua
 
-        async def on_config(_subject: str, _event: config_pb2.ConfigChanged) -> None:
+        async def on_config(_subject: str, event: config_pb2.ConfigChanged) -> None:
             lookups.invalidate()
+            if event.kind in ("trunk", "tenant"):
+                b2bua.spawn(b2bua.trunks.sync())
 
         async def on_inactive(_subject: str, event: media_pb2.MediaInactivity) -> None:
             b2bua.media_inactive(event.session_id, event.call_id)
@@ -86,6 +95,7 @@ class RouterService:
         await ctx.bus.subscribe(
             any_tenant("media", "session", "error"), media_pb2.MediaError, on_media_error
         )
+        await b2bua.trunks.sync()
         log.info("router SIP listening", extra={"sip": f"{listener.local[0]}:{self.sip_port}"})
 
     async def stop(self) -> None:

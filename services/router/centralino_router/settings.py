@@ -21,6 +21,8 @@ class RouterSettings:
     media_lease_seconds: int
     #: PostgreSQL for CDR rows; empty disables them (logged at start)
     database_url: str
+    #: DNS server for ENUM look-ups (FEAT-07); None: the system's resolvers
+    enum_nameserver: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> RouterSettings:
@@ -48,4 +50,9 @@ class RouterSettings:
                 "CENTRALINO_ROUTER_MEDIA_LEASE_SECONDS", 120, environ, minimum=10, maximum=3600
             ),
             database_url=env_str("DATABASE_URL", "", environ),
+            enum_nameserver=(
+                env_hostport("CENTRALINO_ENUM_NAMESERVER", "", environ)
+                if env_str("CENTRALINO_ENUM_NAMESERVER", "", environ)
+                else None
+            ),
         )

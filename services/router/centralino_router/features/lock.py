@@ -16,7 +16,6 @@ PIN resets the count.
 
 from __future__ import annotations
 
-import hmac
 import json
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
@@ -58,7 +57,6 @@ class LockSettings:
     mode: UnlockMode = UnlockMode.OPEN
     policy: UnlockPolicy = UnlockPolicy.UNTIL_RELOCKED
     duration_seconds: float = 0.0  # only for AUTO_RELOCK (LOCK-08)
-    services_pin: str = ""  # EXT-12
 
     def __post_init__(self) -> None:
         if self.policy is UnlockPolicy.AUTO_RELOCK and self.duration_seconds <= 0:
@@ -96,7 +94,6 @@ class Result(StrEnum):
     ALWAYS_OPEN = "always_open"  # lock/unlock codes are no-ops in open mode (LOCK-02)
     PIN_REQUIRED = "pin_required"  # LOCK-04: the unlock code alone does not unlock
     WRONG_PIN = "wrong_pin"
-    NO_PIN_SET = "no_pin_set"  # password mode without a services PIN can never unlock
     THROTTLED = "throttled"
 
 
@@ -110,7 +107,6 @@ class Outcome:
         return self.result in {
             Result.PIN_REQUIRED,
             Result.WRONG_PIN,
-            Result.NO_PIN_SET,
             Result.THROTTLED,
         }
 
@@ -146,20 +142,32 @@ def lock(settings: LockSettings, state: LockState, now: float) -> tuple[LockStat
     return replace(state, unlocked=False), Outcome(Result.LOCKED)
 
 
+def pin_checkable(state: LockState, now: float) -> bool:
+    """Whether a PIN dialled now is worth verifying: while throttled it is refused unread."""
+    return now >= state.blocked_until
+
+
 def unlock(
-    settings: LockSettings, state: LockState, now: float, pin: str | None = None
+    settings: LockSettings,
+    state: LockState,
+    now: float,
+    pin: str | None = None,
+    *,
+    pin_valid: bool = False,
 ) -> tuple[LockState, Outcome]:
-    """The unlock service code was dialled, with the PIN that followed it if any."""
+    """The unlock service code was dialled, with the PIN that followed it if any.
+
+    The services PIN never leaves config-api (EXT-12): the caller verifies ``pin`` there
+    and passes the verdict as ``pin_valid``; an extension without a PIN never verifies.
+    """
     if settings.mode is UnlockMode.OPEN:
         return state, Outcome(Result.ALWAYS_OPEN)
     if settings.mode is UnlockMode.PASSWORD:
-        if not settings.services_pin:
-            return state, Outcome(Result.NO_PIN_SET)
-        if now < state.blocked_until:
+        if not pin_checkable(state, now):
             return state, Outcome(Result.THROTTLED, state.blocked_until - now)
         if not pin:
             return state, Outcome(Result.PIN_REQUIRED)
-        if not hmac.compare_digest(pin.encode(), settings.services_pin.encode()):
+        if not pin_valid:
             return _failed(state, now)
     opened = LockState(unlocked=True, unlocked_at=now, failures=0, blocked_until=0.0)
     return opened, Outcome(Result.UNLOCKED)

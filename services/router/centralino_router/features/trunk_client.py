@@ -1,7 +1,7 @@
-"""asyncio adapter: keeps one trunk registered over UDP with the SIP core's transactions.
+"""asyncio adapter: keeps one trunk registered with the SIP core's transactions.
 
 The provider's address is resolved by the caller (RFC 3263 via ``centralino.sip.resolve``,
-or the outbound proxy's); this layer only moves datagrams and time between the socket,
+or the outbound proxy's); this layer only moves datagrams and time between the socket's owner,
 the :class:`~centralino.sip.TransactionLayer` and :class:`.TrunkRegistration`.
 """
 
@@ -21,46 +21,45 @@ from .trunk_registration import TrunkAccount, TrunkRegistration, TrunkState
 log = logging.getLogger(__name__)
 
 
-class _Socket(asyncio.DatagramProtocol):
-    def __init__(self, inbox: asyncio.Queue[bytes]) -> None:
-        self.inbox = inbox
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self.inbox.put_nowait(data)
-
-
 class TrunkClient:
-    """Run with ``await client.run()`` in a task; cancel the task to stop."""
+    """Run with ``await client.run()`` in a task; cancel the task to stop.
+
+    ``send`` puts bytes on the wire towards the provider; whoever owns the socket hands
+    what comes back to :meth:`receive`. The router shares its own SIP socket this way, so
+    the provider sees requests from the address it sends incoming calls to.
+    """
 
     def __init__(
         self,
         account: TrunkAccount,
         provider: tuple[str, int],
-        local: tuple[str, int],
+        send: Callable[[bytes, tuple[str, int]], None],
         on_state: Callable[[TrunkState], None] | None = None,
     ) -> None:
         self.registration = TrunkRegistration(account)
         self.provider = provider
-        self.local = local
+        self.send = send
         self.on_state = on_state
         self.registered = asyncio.Event()
         self._layer = TransactionLayer()
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._reported = TrunkState.IDLE
 
+    @property
+    def call_id(self) -> str:
+        """The Call-ID of every REGISTER: how responses find their client."""
+        return self.registration.call_id
+
+    def receive(self, data: bytes) -> None:
+        self._inbox.put_nowait(data)
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Socket(self._inbox), local_addr=self.local
-        )
-        try:
-            self._send(self.registration.start(loop.time()), loop.time())
-            self._report()
-            while True:
-                self._flush(transport)
-                await self._step(loop)
-        finally:
-            transport.close()
+        self._send(self.registration.start(loop.time()), loop.time())
+        self._report()
+        while True:
+            self._flush()
+            await self._step(loop)
 
     async def _step(self, loop: asyncio.AbstractEventLoop) -> None:
         deadlines = [
@@ -95,9 +94,9 @@ class TrunkClient:
     def _send(self, request: Request, now: float) -> None:
         self._layer.send_request(request, now, reliable=False)
 
-    def _flush(self, transport: asyncio.DatagramTransport) -> None:
+    def _flush(self) -> None:
         for outgoing in self._layer.messages_to_send():
-            transport.sendto(outgoing.message.serialize(), self.provider)
+            self.send(outgoing.message.serialize(), self.provider)
 
     def _report(self) -> None:
         state = self.registration.state

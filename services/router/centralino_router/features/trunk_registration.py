@@ -70,6 +70,10 @@ class TrunkRegistration:
         self._failures = 0
         self._timer: float | None = None
 
+    @property
+    def call_id(self) -> str:
+        return self._call_id
+
     def get_timer(self) -> float | None:
         return self._timer
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from centralino.sip import SipError
 from centralino.sip.uri import parse_uri
+from centralino.v1 import config_pb2
 
 from .trunk_registration import TrunkAccount
 
@@ -46,6 +47,34 @@ class Trunk:
     codecs: tuple[str, ...] = ()  # preference order; empty: the media service's defaults
     dids: Mapping[str, str] = field(default_factory=dict)  # number -> extension
     default_extension: str | None = None
+    id: str = ""  # config-api's id, what routing-class rules name
+
+    @property
+    def next_hop_uri(self) -> str:
+        """Where requests go: the outbound proxy if any, else the provider's registrar."""
+        return self.outbound_proxy or self.registrar
+
+    @classmethod
+    def from_proto(cls, pb: config_pb2.Trunk) -> Trunk:
+        """A trunk as config-api stores it (host and port; validated there). The router
+        signals over UDP only, so the stored transport is not used yet."""
+        proxy = None
+        if pb.outbound_proxy_host:
+            proxy = f"sip:{pb.outbound_proxy_host}:{pb.outbound_proxy_port or 5060}"
+        return cls(
+            name=pb.name,
+            registrar=f"sip:{pb.host}:{pb.port or 5060}",
+            aor=f"sip:{pb.username or 'pbx'}@{pb.host}",
+            username=pb.username,
+            password=pb.password,
+            outbound_proxy=proxy,
+            register=pb.register and bool(pb.username),
+            expires=pb.expires or 3600,
+            codecs=tuple(pb.codecs),
+            dids={d.number: d.extension for d in pb.dids},
+            default_extension=pb.default_extension or None,
+            id=pb.id,
+        )
 
     @classmethod
     def from_config(cls, doc: Mapping[str, Any]) -> Trunk:
