@@ -2,6 +2,8 @@
 
 They share one table and one life cycle (create, read, patch, delete with a reference
 check); what differs per kind is the document's schema and who may reference it.
+A trunk also references extensions by number (its DIDs and default extension, where the
+router sends incoming calls); those must exist when the trunk is written.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from centralino_config_api.db import record_change
 from centralino_config_api.errors import Conflict, FieldProblem, ValidationFailed
 from centralino_config_api.fields import FieldInvalid, FieldSet, boolean, choice, integer, text
 from centralino_config_api.model import ALNUM, HOSTNAME, TRANSPORTS
+
+#: extension numbers as a trunk names them (an extension's own number is 1 to 15 digits)
+EXTENSION_NUMBER = r"[0-9]{1,20}"
+DID_NUMBER = re.compile(r"\+?[0-9]{1,20}")
+CODEC = re.compile(r"[A-Za-z0-9.\-]{1,32}")
+MAX_CODECS = 16
+MAX_DIDS = 1000
 
 NAME = text("name", None, "unique name within the tenant", max_length=64, nullable=False)
 DESCRIPTION = text("description", None, "free text", max_length=256)
@@ -76,6 +85,67 @@ def _rules(value: Any) -> list[dict[str, Any]]:
     return [r for r in out if r is not None]
 
 
+def _codecs(value: Any) -> list[str]:
+    """Codec names in preference order, as the provider knows them (free-form: the media
+    service decides what it can offer)."""
+    if not isinstance(value, list):
+        raise ValidationFailed("invalid codecs", [FieldProblem("codecs", "must be a list")])
+    if len(value) > MAX_CODECS:
+        raise ValidationFailed(
+            "invalid codecs", [FieldProblem("codecs", f"at most {MAX_CODECS} codecs")]
+        )
+    problems: list[FieldProblem] = []
+    seen: set[str] = set()
+    for i, v in enumerate(value):
+        if not isinstance(v, str) or not CODEC.fullmatch(v):
+            problems.append(
+                FieldProblem(f"codecs[{i}]", "must be a codec name (1 to 32 of A-Z a-z 0-9 . -)")
+            )
+        elif v.lower() in seen:
+            problems.append(FieldProblem(f"codecs[{i}]", f"{v} is listed twice"))
+        else:
+            seen.add(v.lower())
+    if problems:
+        raise ValidationFailed("invalid codecs", problems)
+    return list(value)
+
+
+def _dids(value: Any) -> list[dict[str, str]]:
+    """Incoming numbers of a trunk and the extension each one rings."""
+    if not isinstance(value, list):
+        raise ValidationFailed("invalid dids", [FieldProblem("dids", "must be a list")])
+    if len(value) > MAX_DIDS:
+        raise ValidationFailed("invalid dids", [FieldProblem("dids", f"at most {MAX_DIDS} DIDs")])
+    problems: list[FieldProblem] = []
+    out: list[dict[str, str]] = []
+    seen: dict[str, int] = {}
+    for i, v in enumerate(value):
+        where = f"dids[{i}]"
+        if not isinstance(v, dict):
+            problems.append(FieldProblem(where, 'must be an object like {"number", "extension"}'))
+            continue
+        extra = set(v) - {"number", "extension"}
+        if extra:
+            problems.append(FieldProblem(where, "unknown keys: " + ", ".join(sorted(extra))))
+        number, ext = v.get("number"), v.get("extension")
+        if not isinstance(number, str) or not DID_NUMBER.fullmatch(number):
+            problems.append(
+                FieldProblem(f"{where}.number", "must be 1 to 20 digits, optionally after a +")
+            )
+        elif number in seen:
+            problems.append(
+                FieldProblem(f"{where}.number", f"{number} is already dids[{seen[number]}]")
+            )
+        else:
+            seen[number] = i
+        if not isinstance(ext, str) or not re.fullmatch(EXTENSION_NUMBER, ext):
+            problems.append(FieldProblem(f"{where}.extension", "must be an extension number"))
+        out.append({"number": str(number), "extension": str(ext)})
+    if problems:
+        raise ValidationFailed("invalid dids", problems)
+    return out
+
+
 @dataclass(frozen=True)
 class Kind:
     kind: str
@@ -116,9 +186,33 @@ TRUNK = Kind(
             choice("transport", TRANSPORTS, "udp", "signalling transport"),
             text("username", None, "authentication username", max_length=64),
             boolean("register", False, "register to the provider"),
+            text(
+                "outbound_proxy",
+                None,
+                "outbound proxy host (null = send to host:port)",
+                pattern=HOSTNAME,
+                why="must be a hostname or IP",
+                max_length=253,
+            ),
+            integer("outbound_proxy_port", 5060, "outbound proxy port", minimum=1, maximum=65535),
+            integer(
+                "expires",
+                3600,
+                "registration interval asked of the provider, seconds",
+                minimum=60,
+                maximum=86400,
+            ),
+            text(
+                "default_extension",
+                None,
+                "extension ringing for incoming calls to no listed DID (null = refuse them)",
+                pattern=EXTENSION_NUMBER,
+                why="must be an extension number",
+                max_length=20,
+            ),
         ]
     ),
-    {},
+    {"codecs": _codecs, "dids": _dids},
     has_secret=True,
     required=("host",),
 )
@@ -177,8 +271,16 @@ def _parse(kind: Kind, body: Any, *, create: bool) -> tuple[str | None, dict[str
     return name, data, secret
 
 
+def defaults(kind: Kind) -> dict[str, Any]:
+    """The document of a new entity; also fills attributes added after a row was stored."""
+    out: dict[str, Any] = kind.fields.defaults()
+    out.update({key: [] for key in kind.extra})
+    return out
+
+
 def view(kind: Kind, row: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"id": str(row["id"]), "tenant": row["tenant"], "name": row["name"]}
+    out.update(defaults(kind))
     out.update(row["data"])
     if kind.has_secret:
         out["has_password"] = row["secret"] is not None
@@ -188,6 +290,48 @@ def view(kind: Kind, row: Any) -> dict[str, Any]:
         updated_at=iso(row["updated_at"]),
     )
     return out
+
+
+async def _check_extensions(conn: Any, tenant: str, data: dict[str, Any]) -> None:
+    """A trunk's DIDs and default extension must name extensions of its tenant."""
+    dids = data.get("dids") or []
+    default = data.get("default_extension")
+    wanted = {d["extension"] for d in dids} | ({default} if default else set())
+    if not wanted:
+        return
+    found = {
+        r["number"]
+        for r in await conn.fetch(
+            "SELECT number FROM extensions WHERE tenant = $1 AND number = ANY($2::text[])",
+            tenant,
+            sorted(wanted),
+        )
+    }
+    problems = [
+        FieldProblem(f"dids[{i}].extension", f"no extension {d['extension']} in this tenant")
+        for i, d in enumerate(dids)
+        if d["extension"] not in found
+    ]
+    if default and default not in found:
+        problems.append(FieldProblem("default_extension", f"no extension {default} in this tenant"))
+    if problems:
+        raise ValidationFailed("unknown extension", problems)
+
+
+async def trunk_referrers(conn: Any, tenant: str, number: str) -> list[dict[str, str]]:
+    """Trunks that send incoming calls to extension ``number``, for 409 answers."""
+    return [
+        {"kind": "trunk", "id": str(r["id"]), "name": r["name"], "attribute": r["attribute"]}
+        for r in await conn.fetch(
+            "SELECT id, name, CASE WHEN data ->> 'default_extension' = $2 "
+            "THEN 'default_extension' ELSE 'dids' END AS attribute "
+            "FROM catalog WHERE tenant = $1 AND kind = 'trunk' AND "
+            "(data -> 'dids' @> $3::jsonb OR data ->> 'default_extension' = $2) ORDER BY name",
+            tenant,
+            number,
+            [{"extension": number}],
+        )
+    ]
 
 
 async def _check_trunks(conn: Any, tenant: str, data: dict[str, Any]) -> None:
@@ -239,6 +383,7 @@ class Catalog:
     async def create(self, conn: Any, kind: Kind, tenant: str, body: Any) -> dict[str, Any]:
         name, data, secret = _parse(kind, body, create=True)
         await _check_trunks(conn, tenant, data)
+        await _check_extensions(conn, tenant, data)
         new_id = uuid.uuid4()
         enc = None if secret in (..., None) else self.box.encrypt(secret, str(new_id))
         try:
@@ -270,6 +415,8 @@ class Catalog:
         check_revision(kind.kind, row["revision"], expected)
         merged = {**row["data"], **data}
         await _check_trunks(conn, tenant, merged)
+        if {"dids", "default_extension"} & data.keys():
+            await _check_extensions(conn, tenant, merged)
         enc = row["secret"]
         if secret is not ...:
             enc = None if secret is None else self.box.encrypt(secret, str(row["id"]))

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from centralino_config_api import local_user
+from centralino_config_api.catalog import trunk_referrers
 from centralino_config_api.common import (
     check_keys,
     check_revision,
@@ -346,6 +347,14 @@ class Extensions:
             raise ValidationFailed("invalid extension", problems)
         template = await self._template(conn, tenant, tid)
         number = changes.pop("number", row["number"])
+        if number != row["number"]:
+            trunks = await trunk_referrers(conn, tenant, row["number"])
+            if trunks:  # a trunk names it by number: renumbering would strand its calls
+                raise Conflict(
+                    f"extension {row['number']} receives a trunk's incoming calls; "
+                    "change those first",
+                    trunks,
+                )
         props = {**row["props"], **changes}
         pin_enc = row["pin_enc"]
         if "service_pin" in body:
@@ -390,6 +399,12 @@ class Extensions:
         if forwards:
             raise Conflict(
                 f"extension {row['number']} is an overflow target; change those first", forwards
+            )
+        trunks = await trunk_referrers(conn, tenant, row["number"])
+        if trunks:
+            raise Conflict(
+                f"extension {row['number']} receives a trunk's incoming calls; change those first",
+                trunks,
             )
         if accounts:
             raise Conflict(

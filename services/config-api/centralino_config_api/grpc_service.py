@@ -2,7 +2,8 @@
 
 Registrar: :meth:`GetAccount` by username (HA1s, ACL, flags, transports, codecs).
 Router: :meth:`GetExtension` by tenant + number, :meth:`ListExtensionAccounts`, classes,
-trunks, service codes and pickup groups. Callers cache and drop entries on ConfigChanged.
+trunks (with their DIDs), service codes, the numbering plan and pickup groups. Callers cache
+and drop entries on ConfigChanged.
 """
 
 from __future__ import annotations
@@ -267,6 +268,17 @@ class ConfigServicer(config_pb2_grpc.ConfigServiceServicer):
                         password=secret,
                         register=d.get("register", False),
                         revision=r["revision"],
+                        outbound_proxy_host=d.get("outbound_proxy") or "",
+                        outbound_proxy_port=(
+                            (d.get("outbound_proxy_port") or 5060) if d.get("outbound_proxy") else 0
+                        ),
+                        expires=d.get("expires") or 3600,
+                        codecs=d.get("codecs") or [],
+                        dids=[
+                            config_pb2.Did(number=x["number"], extension=x["extension"])
+                            for x in d.get("dids") or []
+                        ],
+                        default_extension=d.get("default_extension") or "",
                     )
                 )
             return config_pb2.TrunkList(trunks=out)
@@ -279,6 +291,15 @@ class ConfigServicer(config_pb2_grpc.ConfigServiceServicer):
         async def body(conn: Any) -> config_pb2.ServiceCodes:
             codes, revision = await singletons.load(conn, singletons.CODES, request.tenant)
             return config_pb2.ServiceCodes(revision=revision, **codes)
+
+        return await self._call(context, body)
+
+    async def GetNumberingPlan(
+        self, request: config_pb2.TenantRequest, context: grpc.aio.ServicerContext
+    ) -> config_pb2.NumberingPlan:
+        async def body(conn: Any) -> config_pb2.NumberingPlan:
+            plan, revision = await singletons.load(conn, singletons.PLAN, request.tenant)
+            return config_pb2.NumberingPlan(revision=revision, **plan)
 
         return await self._call(context, body)
 

@@ -7,6 +7,7 @@ attributes (``*_SETTINGS``) may come from a template and be overridden per item.
 from __future__ import annotations
 
 from centralino_config_api.fields import (
+    Field,
     FieldSet,
     boolean,
     choice,
@@ -388,5 +389,64 @@ SERVICE_CODES = FieldSet(
             ("pickup", "*8", "group call pickup", "PICK-02"),
             ("voicemail", "*98", "voicemail access", "VM-07"),
         )
+    ]
+)
+
+
+#: a DNS domain name (labels of letters, digits and inner hyphens), optionally rooted
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+DOMAIN = rf"(?:{_LABEL}\.)*{_LABEL}\.?"
+
+
+def _plan_text(path: str, default: str, doc: str, pattern: str, why: str, req: str) -> Field:
+    """A numbering-plan string where "unset" is spelled "" (the router reads empty strings),
+    so null is accepted and stored as ""."""
+    base = text(path, None, doc, pattern=pattern, why=why, max_length=253, req=req)
+
+    def check(v: object) -> str:
+        return base.check(v) or ""
+
+    schema = {
+        "type": ["string", "null"],
+        "maxLength": 253,
+        "pattern": f"^(?:{pattern})?$",
+    }
+    return Field(path, check, default, schema, doc, req, False)
+
+
+NUMBERING_PLAN = FieldSet(
+    [
+        _plan_text(
+            "country_code",
+            "",
+            "country calling code, e.g. 39 (empty: national numbers have no E.164 form)",
+            r"[1-9][0-9]{0,2}",
+            "must be 1 to 3 digits not starting with 0, or empty",
+            "FEAT-07",
+        ),
+        _plan_text(
+            "international_prefix",
+            "00",
+            "prefix dialled before a country code, e.g. 00",
+            r"[0-9]{1,4}",
+            "must be up to 4 digits",
+            "COS-01",
+        ),
+        _plan_text(
+            "national_prefix",
+            "0",
+            "trunk prefix of national numbers, e.g. 0 (empty: none)",
+            r"[0-9]{1,2}",
+            "must be up to 2 digits",
+            "COS-01",
+        ),
+        _plan_text(
+            "enum_suffix",
+            "",
+            "ENUM domain, e.g. e164.arpa (empty: no ENUM look-up)",
+            DOMAIN,
+            "must be a DNS domain name such as e164.arpa, or empty",
+            "FEAT-07",
+        ),
     ]
 )

@@ -169,3 +169,15 @@ def check_service_codes(codes: Mapping[str, str]) -> Verdict:
             if name != other and other_code.startswith(code):
                 v.fail(other, f"{other_code} starts with the {name} code {code}")
     return v
+
+
+def check_numbering_plan(plan: Mapping[str, str]) -> Verdict:
+    """The router tells international from national numbers by their prefix: the two
+    prefixes must differ, and ENUM needs a country code to turn national numbers into E.164."""
+    v = Verdict()
+    intl, national = plan["international_prefix"], plan["national_prefix"]
+    if intl and intl == national:
+        v.fail("national_prefix", f"must differ from the international prefix {intl}")
+    if plan["enum_suffix"] and not plan["country_code"]:
+        v.fail("country_code", "is required for ENUM look-ups (enum_suffix is set)")
+    return v

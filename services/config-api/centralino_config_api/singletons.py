@@ -1,4 +1,5 @@
-"""Singleton documents: the PBX-wide SIP settings and each tenant's service codes."""
+"""Singleton documents: the PBX-wide SIP settings, each tenant's service codes and numbering
+plan."""
 
 from __future__ import annotations
 
@@ -9,14 +10,21 @@ from centralino_config_api.common import check_revision, require_object
 from centralino_config_api.db import record_change
 from centralino_config_api.errors import ValidationFailed
 from centralino_config_api.fields import FieldSet, nest
-from centralino_config_api.model import SERVICE_CODES, SIP_SETTINGS, TRANSPORTS
-from centralino_config_api.rules import Verdict, check_service_codes, check_sip_settings
+from centralino_config_api.model import NUMBERING_PLAN, SERVICE_CODES, SIP_SETTINGS, TRANSPORTS
+from centralino_config_api.rules import (
+    Verdict,
+    check_numbering_plan,
+    check_service_codes,
+    check_sip_settings,
+)
 
 SIP = "sip_settings"
 CODES = "service_codes"
+PLAN = "numbering_plan"
 _SPECS: dict[str, tuple[FieldSet, Any]] = {
     SIP: (SIP_SETTINGS, check_sip_settings),
     CODES: (SERVICE_CODES, check_service_codes),
+    PLAN: (NUMBERING_PLAN, check_numbering_plan),
 }
 
 

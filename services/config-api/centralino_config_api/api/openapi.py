@@ -10,13 +10,22 @@ from aiohttp import web
 
 from centralino import __version__
 from centralino_config_api.api.registry import Registry
-from centralino_config_api.catalog import KINDS, NAME
+from centralino_config_api.catalog import (
+    CODEC,
+    DID_NUMBER,
+    EXTENSION_NUMBER,
+    KINDS,
+    MAX_CODECS,
+    MAX_DIDS,
+    NAME,
+)
 from centralino_config_api.inheritance import Source
 from centralino_config_api.model import (
     ACCOUNT_PROPS,
     ACCOUNT_SETTINGS,
     EXTENSION_PROPS,
     EXTENSION_SETTINGS,
+    NUMBERING_PLAN,
     SERVICE_CODES,
     SERVICE_PIN,
     SIP_PASSWORD,
@@ -96,7 +105,27 @@ def schemas() -> dict[str, Any]:
         },
         ["pattern", "action"],
     )
-    trunk_fields = _leaves(KINDS["trunk"].fields)
+    trunk_fields = {
+        **_leaves(KINDS["trunk"].fields),
+        "codecs": {
+            "type": "array",
+            "items": {"type": "string", "pattern": f"^(?:{CODEC.pattern})$"},
+            "maxItems": MAX_CODECS,
+            "description": "codec names in preference order (empty: the media defaults)",
+        },
+        "dids": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "number": {"type": "string", "pattern": f"^(?:{DID_NUMBER.pattern})$"},
+                    "extension": {"type": "string", "pattern": f"^(?:{EXTENSION_NUMBER})$"},
+                },
+                ["number", "extension"],
+            ),
+            "maxItems": MAX_DIDS,
+            "description": "incoming numbers (unique) and the extension each one rings",
+        },
+    }
     return {
         "Error": _obj(
             {
@@ -197,6 +226,8 @@ def schemas() -> dict[str, Any]:
         "TrunkWrite": _obj({**named, **trunk_fields, "password": NSTR}),
         "ServiceCodes": _obj({**_leaves(SERVICE_CODES), "revision": INT}),
         "ServiceCodesWrite": _obj(_leaves(SERVICE_CODES)),
+        "NumberingPlan": _obj({**_leaves(NUMBERING_PLAN), "revision": INT}),
+        "NumberingPlanWrite": _obj(_leaves(NUMBERING_PLAN)),
         "SipSettings": SIP_SETTINGS.json_schema(only_shareable=False, partial=False)
         | {"additionalProperties": True},
         "SipSettingsWrite": SIP_SETTINGS.json_schema(only_shareable=False, partial=True),

@@ -617,6 +617,24 @@ async def patch_service_codes(request: web.Request) -> web.Response:
     return reply(singletons.view(doc, revision), revision=revision)
 
 
+async def get_numbering_plan(request: web.Request) -> web.Response:
+    tenant = request.match_info["tenant"]
+    async with request.app[CORE].read() as conn:
+        await _tenant_exists(conn, tenant)
+        doc, revision = await singletons.load(conn, singletons.PLAN, tenant)
+    return reply(singletons.view(doc, revision), revision=revision)
+
+
+async def patch_numbering_plan(request: web.Request) -> web.Response:
+    tenant = request.match_info["tenant"]
+    body = await body_json(request)
+    expected = if_match(request)
+    async with request.app[CORE].tx() as conn:
+        await _tenant_exists(conn, tenant)
+        doc, revision = await singletons.update(conn, singletons.PLAN, body, expected, tenant)
+    return reply(singletons.view(doc, revision), revision=revision)
+
+
 # -- users ------------------------------------------------------------------------------
 
 USERS = Collection(
@@ -1020,6 +1038,27 @@ def build_registry() -> Registry:
         tag="settings",
         request=_ref("ServiceCodesWrite"),
         response=_ref("ServiceCodes"),
+        conditional=True,
+        extra_responses=(422,),
+    )
+    reg.add(
+        "GET",
+        T + "/numbering-plan",
+        get_numbering_plan,
+        "Numbering plan: country code, dialling prefixes, ENUM domain",
+        access="tenant_read",
+        tag="settings",
+        response=_ref("NumberingPlan"),
+    )
+    reg.add(
+        "PATCH",
+        T + "/numbering-plan",
+        patch_numbering_plan,
+        "Change the numbering plan",
+        access="tenant_write",
+        tag="settings",
+        request=_ref("NumberingPlanWrite"),
+        response=_ref("NumberingPlan"),
         conditional=True,
         extra_responses=(422,),
     )
