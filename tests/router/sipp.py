@@ -337,7 +337,8 @@ class Sipp:
     #: processes not yet reaped, killed by the tests' teardown
     running: ClassVar[set[Sipp]] = set()
 
-    def __init__(self, workdir: Path, name: str, scenario: str) -> None:
+    def __init__(self, workdir: Path, name: str, scenario: str, ip: str = "127.0.0.1") -> None:
+        self.ip = ip  # another loopback address plays another host
         self.dir = workdir / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.scenario = self.dir / "scenario.xml"
@@ -362,7 +363,7 @@ class Sipp:
             "-sf",
             str(scenario or self.scenario),
             "-i",
-            "127.0.0.1",
+            self.ip,
             "-p",
             str(self.port),
             "-mp",

@@ -110,6 +110,8 @@ class B2bua:
         self.calls.pop(call.call_id, None)
         for branch in call.branches.values():
             self._branches.pop(branch.call_id, None)
+        if call.winner is not None:  # a picker's dialog is no branch of ours
+            self._branches.pop(call.winner.call_id, None)
 
     def media_inactive(self, session_id: str, call_id: str) -> None:
         """The media service reports a session without RTP (or failed): end its call."""

@@ -60,6 +60,11 @@ from centralino_router.features.lock import (
     unlock,
 )
 from centralino_router.features.lock_store import LockStoreError
+from centralino_router.features.pickup import (
+    RingingCall,
+    select_directed_pickup,
+    select_group_pickup,
+)
 from centralino_router.features.trunks import Trunk, extension_for_did
 from centralino_router.fork import (
     Action,
@@ -71,7 +76,7 @@ from centralino_router.fork import (
     HangUpLate,
     Ringing,
 )
-from centralino_router.legs import BranchLeg, CallerLeg, Dialog
+from centralino_router.legs import BranchLeg, CallerLeg, Dialog, PickupLeg
 from centralino_router.lookups import LookupFailedError, extension_policy
 from centralino_router.media import (
     CALLER_LEG,
@@ -142,6 +147,8 @@ class Call:
         )
         self.ended = False
         self.cancelled = False
+        #: when the current target started ringing (the oldest call is picked up first)
+        self.ringing_since = 0.0
         # The call is one span under the registrar's (from the INVITE's traceparent);
         # every step runs in it, so gRPC metadata, NATS headers and the SIP we send
         # carry the same trace.
@@ -285,9 +292,7 @@ class Call:
             if kind.service in (Service.LOCK, Service.UNLOCK):
                 await self._lock_service(caller_ext, kind)
             else:
-                await self.finish(
-                    501, "Not Implemented", "not_implemented", "call pickup is not wired yet"
-                )
+                await self._pickup(caller_ext, kind)
         elif not (caller_ext.standard_class_id or caller_ext.restricted_class_id):
             # no outbound routing at all: the number is simply not one of ours
             await self.finish(404, "Not Found", "not_found", f"no extension {dialled}")
@@ -349,6 +354,114 @@ class Call:
         self.a.respond(
             200, "OK", declining_answer(self.offer), on_no_ack=lambda: self.post(self._no_ack)
         )
+
+    # -- call pickup (PICK-01..03) -----------------------------------------------------------
+
+    @property
+    def is_ringing(self) -> bool:
+        """Ringing at an extension of this PBX, so it may be picked up."""
+        return (
+            self.fork is not None
+            and self.fork.state is ForkState.RINGING
+            and bool(self.fork.branches)
+            and self.winner is None
+            and not (self.ended or self.cancelled or self.outbound)
+        )
+
+    async def _pickup(self, picker: config_pb2.Extension, kind: ServiceCall) -> None:
+        """The picker's call: find the call it may take and hand this dialog over to it.
+        Only calls handled by this router replica are seen (see docs/architecture.md)."""
+        tenant = self.record.tenant
+        groups = await self._lookup(self.b2bua.lookups.pickup_groups(tenant))
+        authorised = {g.id for g in groups if picker.number in g.authorised_numbers}
+
+        def member_of(number: str) -> frozenset[str]:
+            return frozenset(g.id for g in groups if number in g.member_numbers)
+
+        ringing = [
+            RingingCall(
+                c.call_id,
+                c.record.callee_extension,
+                member_of(c.record.callee_extension),
+                c.ringing_since,
+            )
+            for c in list(self.b2bua.calls.values())
+            if c is not self and c.record.tenant == tenant and c.is_ringing
+        ]
+        if kind.service is Service.PICKUP:
+            target = select_group_pickup(picker.number, authorised, ringing)
+            wanted = [r for r in ringing if r.extension != picker.number]
+        else:
+            target = select_directed_pickup(authorised, kind.argument, ringing)
+            wanted = [r for r in ringing if r.extension == kind.argument]
+        if target is None:
+            if wanted:  # PICK-03: ringing, but not in a group the picker may take from
+                detail = (
+                    f"{picker.number} may not pick up at {sorted({r.extension for r in wanted})}"
+                )
+                await self.finish(403, "Forbidden", "pickup_refused", detail)
+            await self.finish(
+                480, "Temporarily Unavailable", "nothing_to_pick_up", "no call is ringing"
+            )
+        assert target is not None
+        call = self.b2bua.calls[target.call_id]
+        taken: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        call.post(lambda: call.picked_up(self, taken))
+        if not await taken:
+            await self.finish(
+                480, "Temporarily Unavailable", "nothing_to_pick_up", "answered or ended meanwhile"
+            )
+        self.record.detail = f"picked up {target.call_id} ringing at {target.extension}"
+        await self.end("picked_up", 200)
+
+    async def picked_up(self, picker: Call, taken: asyncio.Future[bool]) -> None:
+        """This ringing call is taken by ``picker``: its devices stop ringing and the
+        picker's dialog becomes this call's answered leg."""
+        if not self.is_ringing or picker.caller is None:
+            taken.set_result(False)
+            return
+        self._disarm_timer()
+        self.fork = None  # a late 2xx from a device is hung up (see _branch_response)
+        for branch in self.branches.values():
+            branch.cancel('SIP;cause=200;text="Call completed elsewhere"')
+        self._drop_counter(self.record.tenant, self.record.callee_extension)
+        await self._release_media("picked up")
+        leg = PickupLeg(self.wire, picker.caller.username, picker.a)
+        to_caller, to_picker = picker.offer, self.offer
+        if needs_anchor(self.caller, [picker.caller]):
+            try:
+                legs = [leg_spec(CALLER_LEG, self.caller), leg_spec(DEVICE_LEG, picker.caller)]
+                session = await self.b2bua.media.allocate(self.call_id, self.record.tenant, legs)
+                self.b2bua.media_session_started(self, session.session_id)
+                if self.offer:
+                    session = await self.b2bua.media.update(
+                        session.session_id, CALLER_LEG, self.offer, is_offer=True
+                    )
+                if picker.offer:
+                    session = await self.b2bua.media.update(
+                        session.session_id, DEVICE_LEG, picker.offer, is_offer=True
+                    )
+                self.sessions[leg.name] = session
+                to_caller, to_picker = leg_sdp(session, CALLER_LEG), leg_sdp(session, DEVICE_LEG)
+            except MediaError as exc:
+                log.warning("pickup not anchored: %s", exc)
+                taken.set_result(False)
+                await self.finish(503, "Service Unavailable", "media_unavailable", str(exc))
+        self.record.direct_media = leg.name not in self.sessions
+        # the picker's call now lives on in this one: its dialog, its count
+        self.b2bua.calls.pop(picker.call_id, None)
+        self.b2bua.register_branch(self, leg)
+        self.counted |= picker.counted
+        picker.counted.clear()
+        self.winner = leg
+        picker.a.respond(200, "OK", to_picker, on_no_ack=lambda: self.post(self._no_ack))
+        self.record.callee_extension = picker.record.caller_extension
+        self.record.callee_account = leg.name
+        self.record.detail = f"picked up by {leg.name}"
+        self.record.answered = time.time()
+        self.a.respond(200, "OK", to_caller, on_no_ack=lambda: self.post(self._no_ack))
+        taken.set_result(True)
+        await self.b2bua.recorder.publish(self.record, "answered", time.time())
 
     # -- calls out of the PBX --------------------------------------------------------------
 
@@ -581,6 +694,7 @@ class Call:
         ]
         await self._anchor([acc for acc, _ in registered])
         timeout = policy.overflow_for(self.origin).timeout_seconds
+        self.ringing_since = time.time()
         self.fork = Fork([acc.username for acc, _ in registered], self._now(), timeout)
         actions = self.fork.start()
         for acc, loc in registered:
@@ -852,6 +966,8 @@ class Call:
         method = req.method
         if method == "ACK":
             if branch is self.winner:
+                if isinstance(branch, PickupLeg):
+                    branch.caller.acked()
                 await self._answer_in_ack(req, DEVICE_LEG)
             return
         answer = self._answerer(req, inbound)
@@ -1116,7 +1232,8 @@ class Call:
                 await self.b2bua.recorder.write_cdr(self.record)
             except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
                 log.error("CDR write failed: %s", exc)
-            await self.b2bua.recorder.publish(self.record, "ended", self.record.ended)
+            if self.record.tenant:  # a call refused for having none has nowhere to go
+                await self.b2bua.recorder.publish(self.record, "ended", self.record.ended)
         finally:
             self._end_span(cause, status, answered)
 

@@ -258,3 +258,24 @@ class BranchLeg:
     def extra_for_in_dialog(self) -> list[tuple[str, str]]:
         # the SIP edge delivers in-dialog requests by the account header too
         return [(k, v) for k, v in self.extra if k.startswith("X-Centralino-")]
+
+
+class PickupLeg(BranchLeg):
+    """The dialog of a phone that picked up a ringing call (PICK-01..03): the picker called
+    us, so we are its UAS, yet for the picked-up call it takes the place of the device
+    that would have answered. Requests to it go in the picker's own dialog."""
+
+    def __init__(self, wire: Wire, name: str, caller: CallerLeg) -> None:
+        invite = caller.invite
+        super().__init__(
+            wire,
+            name=name,
+            call_id=invite.call_id,
+            uri=invite.uri,
+            next_hop=caller.dialog.next_hop,
+            from_header=invite.require("To"),
+            to_header=invite.require("From"),
+            extra=[(k, v) for k, v in invite.headers if k.startswith("X-Centralino-")],
+        )
+        self.caller = caller
+        self.dialog = caller.dialog

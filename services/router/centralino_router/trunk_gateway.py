@@ -54,6 +54,7 @@ class TrunkGateway:
         self._by_address: dict[Address, TenantTrunk] = {}
         self._by_host: dict[str, TenantTrunk] = {}
         self._sync_lock = asyncio.Lock()
+        self._synced = asyncio.Condition()
 
     async def next_hop(self, trunk: Trunk) -> Address:
         """RFC 3263 resolution of the outbound proxy, else the registrar; UDP only."""
@@ -100,6 +101,14 @@ class TrunkGateway:
                     if pb.enabled:
                         wanted[pb.id] = TenantTrunk(tenant, Trunk.from_proto(pb))
             await self._apply(wanted)
+        async with self._synced:
+            self._synced.notify_all()
+
+    async def wait_synced(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
+        """Wait until ``predicate`` holds after a sync (a config change reaches the router
+        as an event; this is how its effect is awaited)."""
+        async with self._synced:
+            await asyncio.wait_for(self._synced.wait_for(predicate), timeout)
 
     def _known(self) -> dict[str, TenantTrunk]:
         return {t.trunk.id: t for t in self._by_address.values()}

@@ -3,7 +3,7 @@
 Pattern syntax (Asterisk/FreePBX dial patterns, without the leading ``_``):
 
 * a digit ``0``-``9``, ``*``, ``#`` or a leading ``+`` matches itself;
-* ``X`` matches any digit 0-9, ``Z`` 1-9, ``N`` 2-9;
+* ``X`` matches any digit 0-9, ``Z`` 1-9, ``N`` 2-9 (either case);
 * ``[...]`` matches one digit from a set, with ranges (``[1-4,7]`` style, commas optional);
 * ``.`` as the last character matches one or more further characters,
   ``!`` as the last character matches zero or more.
@@ -37,6 +37,8 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     """Translate a dial pattern into an anchored regular expression."""
     if not pattern:
         raise PatternError("empty dial pattern")
+    # config-api accepts x/z/n too, as FreePBX does
+    pattern = pattern.upper()
     out: list[str] = []
     i = 0
     while i < len(pattern):
