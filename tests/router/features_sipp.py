@@ -126,3 +126,120 @@ def provider_calls(did: str, final: int = 200, hold_ms: int = 300) -> str:
         + _IN_DIALOG.format(**fmt, retrans=' retrans="500"', method="BYE", cseq=2)
         + '  <recv response="200" crlf="true"/>\n</scenario>\n'
     )
+
+
+def caller_transferred(account: str, tenant: str, dialled: str, hold_ms: int = 600) -> str:
+    """Call, get answered, then accept the router's re-INVITE carrying the transfer
+    target's offer (RFC 3725), hold, and hang up."""
+    fmt = {"account": account, "tenant": tenant, "dialled": dialled}
+    return (
+        _PREAMBLE
+        + '<scenario name="caller is transferred">\n'
+        + _CALLER_INVITE.format(**fmt, identity=_identity(account, tenant, "internal"), sdp=SDP)
+        + """  <recv response="200" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="peer"/>
+    </action>
+  </recv>
+"""
+        + _IN_DIALOG.format(**fmt, retrans="", method="ACK", cseq=1)
+        + """  <recv request="INVITE">
+    <action>
+      <ereg regexp="m=audio [1-9]" search_in="body" check_it="true" assign_to="offer"/>
+    </action>
+  </recv>
+  <Reference variables="offer"/>
+"""
+        + _response(200, "OK", sdp=True)
+        + '  <recv request="ACK"/>\n'
+        + f'  <pause milliseconds="{hold_ms}"/>\n'
+        + """  <send retrans="500"><![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      [routes]
+      From: <sip:{account}@{tenant}>;tag=[pid]SIPpTag00[call_number]
+      To: [$peer]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+""".format(**fmt)
+    )
+
+
+def device_transfers(refer_to: str) -> str:
+    """Answer, then REFER the caller to ``refer_to`` (blind transfer, RFC 3515): expect
+    202, the NOTIFY with the outcome, and the router's BYE."""
+    return (
+        _PREAMBLE
+        + '<scenario name="device transfers">\n'
+        + '  <recv request="INVITE" rrs="true"/>\n'
+        + _response(180, "Ringing")
+        + _response(200, "OK", sdp=True)
+        + """  <recv request="ACK">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="peer"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="me"/>
+    </action>
+  </recv>
+  <pause milliseconds="200"/>
+"""
+        + f"""  <send retrans="500"><![CDATA[
+      REFER [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      [routes]
+      From: [$me]
+      To: [$peer]
+      Call-ID: [call_id]
+      CSeq: 2 REFER
+      Contact: <sip:device@[local_ip]:[local_port]>
+      Refer-To: <{refer_to}>
+      Referred-By: [$me]
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="202"/>
+  <recv request="NOTIFY">
+    <action>
+      <ereg regexp="SIP/2.0 200" search_in="body" check_it="true" assign_to="frag"/>
+    </action>
+  </recv>
+  <Reference variables="frag"/>
+"""
+        + _response(200, "OK")
+        + '  <recv request="BYE"/>\n'
+        + _response(200, "OK")
+        + "</scenario>\n"
+    )
+
+
+def target_answers_delayed_offer() -> str:
+    """A transfer target: the INVITE has no SDP, so the 200 offers and the ACK answers."""
+    return (
+        _PREAMBLE
+        + '<scenario name="transfer target">\n'
+        + """  <recv request="INVITE">
+    <action>
+      <ereg regexp="Content-Length: *0" search_in="msg" check_it="true" assign_to="empty"/>
+    </action>
+  </recv>
+  <Reference variables="empty"/>
+"""
+        + _response(180, "Ringing")
+        + _response(200, "OK", sdp=True)
+        + """  <recv request="ACK">
+    <action>
+      <ereg regexp="m=audio [1-9]" search_in="body" check_it="true" assign_to="answer"/>
+    </action>
+  </recv>
+  <Reference variables="answer"/>
+"""
+        + '  <recv request="BYE"/>\n'
+        + _response(200, "OK")
+        + "</scenario>\n"
+    )

@@ -23,7 +23,14 @@ from centralino.settings import CommonSettings
 from centralino_router.service import RouterService
 
 from .conftest import ConfigApi, Router, Tenant, _env, _serve, _stop
-from .features_sipp import caller_service, provider_answers, provider_calls
+from .features_sipp import (
+    caller_service,
+    caller_transferred,
+    device_transfers,
+    provider_answers,
+    provider_calls,
+    target_answers_delayed_offer,
+)
 from .sipp import (
     Sipp,
     caller_answered,
@@ -513,3 +520,46 @@ async def test_pickup_outside_the_authorised_groups_is_refused_PICK_03(
         "pickup_refused",
         "pickup_refused",
     ]
+
+
+# -- transfers (OVF-01 origin transfer, LIM-02) ------------------------------------------------
+
+
+async def test_blind_transfer_rings_the_target_with_transfer_overflow_OVF_01(
+    router: Router, tenant: Tenant, tmp_path: Path
+) -> None:
+    """201 answers and REFERs the caller to 202; 202 has no device and overflows, for
+    origin transfer only, to 203, which gets a delayed offer and answers."""
+    caller = await _caller(tenant, standard=None)
+    await tenant.extension("201")
+    transfer = {"unavailable": {"type": "extension", "target": "203"}}
+    await tenant.extension("202", {"overflow": {"transfer": transfer}})
+    await tenant.extension("203")
+    desk = await tenant.account("desk", "201")
+    target = await tenant.account("target", "203")
+    transferor = Sipp(tmp_path, "desk", device_transfers(f"sip:202@{tenant.name}"))
+    answerer = Sipp(tmp_path, "target", target_answers_delayed_offer())
+    for uas, account in ((transferor, desk), (answerer, target)):
+        await uas.start_uas()
+        await tenant.register(account, uas.address)
+    result = await Sipp(tmp_path, "caller", caller_transferred(caller, tenant.name, "201")).call(
+        router.address
+    )
+    assert result.ok, result.stdout
+    assert (await transferor.wait()).ok
+    assert (await answerer.wait()).ok
+    (ended,) = await tenant.events.ended()
+    # each event is published once per call: the ended event names the final party
+    assert tenant.events.names(ended.call_id) == [
+        "created",
+        "ringing",
+        "answered",
+        "transferred",
+        "ended",
+    ]
+    assert (ended.origin, ended.callee_extension, ended.callee_account) == (
+        "transfer",
+        "203",
+        target,
+    )
+    assert ended.cause == "normal"

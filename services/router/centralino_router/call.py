@@ -92,6 +92,7 @@ from centralino_router.records import CallRecord
 from centralino_router.routing import lock_settings, numbering_plan, routing_class
 from centralino_router.service_answer import declining_answer
 from centralino_router.sipmsg import SipMessage, SipParseError, response_to, uri_of, uri_user
+from centralino_router.transfer import ReferError, Replaces, parse_refer_to, sipfrag
 from centralino_router.trunk_gateway import TenantTrunk, TrunkUnreachableError
 from centralino_router.wire import Inbound
 
@@ -132,6 +133,8 @@ class Call:
         self.outbound = False
         #: a service code was served: the 2xx only carries the result, BYE follows the ACK
         self._bye_on_ack = False
+        #: the answered caller waits while a transfer target rings (OVF-01 origin transfer)
+        self._transferring = False
         self.visited: frozenset[str] = frozenset()
         self.counted: set[tuple[str, str]] = set()
         #: media sessions by branch while ringing; only the winner's is kept
@@ -463,6 +466,184 @@ class Call:
         taken.set_result(True)
         await self.b2bua.recorder.publish(self.record, "answered", time.time())
 
+    # -- transfers (REFER, RFC 3515; Replaces, RFC 3891) ---------------------------------------
+
+    async def _on_refer(
+        self, req: SipMessage, transferor: BranchLeg, answer: Callable[[int, str, bytes], None]
+    ) -> None:
+        """The answered device transfers the caller: blind to a number, or attended to
+        the party of its consultation call (``Refer-To`` with ``Replaces``)."""
+        try:
+            target = parse_refer_to(req.get("Refer-To"))
+        except ReferError as exc:
+            log.info("REFER refused: %s", exc)
+            answer(400, "Bad Refer-To", b"")
+            return
+        consult = None
+        if target.replaces is not None:
+            consult = self._consultation(target.replaces)
+            if consult is None:
+                answer(481, "Call/Transaction Does Not Exist", b"")
+                return
+        answer(202, "Accepted", b"")
+        transferor_ext = self.record.callee_extension
+        self.winner = None
+        self._drop_counter(self.record.tenant, transferor_ext)
+        await self._release_media("transferred")
+        self.record.detail = f"transferred by {transferor.name} to {target.user}"
+        await self.b2bua.recorder.publish(self.record, "transferred", time.time())
+        if consult is not None:
+            await self._attended(consult, transferor)
+            return
+        # blind: the transferor's part is done once the REFER is accepted
+        self._notify_and_release(transferor, 200, "OK")
+        self._transferring = True
+        self.origin = Origin.TRANSFER
+        self.record.origin = self.origin.value
+        self.visited = frozenset()
+        self.fork = None
+        await self._transfer_to(target.user, transferor_ext)
+
+    async def _transfer_to(self, number: str, transferor_ext: str) -> None:
+        """Ring ``number`` for the waiting caller: an extension with its transfer-origin
+        overflow, anything else under the transferor's class (without spending its lock)."""
+        tenant = self.record.tenant
+        ext = await self._lookup(self.b2bua.lookups.extension(tenant, number))
+        if ext is not None:
+            await self.ring(number)
+            return
+        owner = await self._lookup(self.b2bua.lookups.extension(tenant, transferor_ext))
+        if owner is None or not (owner.standard_class_id or owner.restricted_class_id):
+            await self.finish(404, "Not Found", "not_found", f"transfer to unknown {number}")
+        codes = await self._lookup(self.b2bua.lookups.service_codes(tenant))
+        plan_pb = await self._lookup(self.b2bua.lookups.numbering_plan(tenant))
+        kind = ExternalCall(number, numbering_plan(codes, plan_pb).to_e164(number))
+        await self._route_external(kind, owner, plan_pb.enum_suffix, spend_lock=False)
+
+    def _consultation(self, replaces: Replaces) -> Call | None:
+        """The transferor's consultation call an attended transfer names: it must be an
+        answered call of this tenant whose caller-side dialog matches exactly."""
+        call = self.b2bua.calls.get(replaces.call_id)
+        if call is None or call is self or call.ended or call.winner is None:
+            return None
+        if call.record.tenant != self.record.tenant:
+            return None
+        tags = {call.a.local_tag, call.a.invite.from_tag or ""}
+        return call if replaces.names(call.call_id, tags) else None
+
+    async def _attended(self, consult: Call, transferor: BranchLeg) -> None:
+        """Join the waiting caller with the consulted party; the transferor leaves both."""
+        loop = asyncio.get_running_loop()
+        handed: asyncio.Future[tuple[BranchLeg, str] | None] = loop.create_future()
+        consult.post(lambda: consult.hand_over(handed))
+        taken = await handed
+        if taken is None:
+            self._notify_and_release(transferor, 481, "Call/Transaction Does Not Exist")
+            await self.finish(
+                480, "Temporarily Unavailable", "transfer_failed", "consultation ended"
+            )
+            return
+        leg, extension = taken
+        self._notify_and_release(transferor, 200, "OK")
+        tenant = self.record.tenant
+        self.branches[leg.name] = leg
+        self.b2bua.register_branch(self, leg)
+        self.record.callee_extension = extension
+        self.record.callee_account = leg.name
+        added, _ = await self.b2bua.counter.try_add(tenant, extension, self.call_id, lambda _: True)
+        if added:
+            self.counted.add((tenant, extension))
+        assert leg.dialog is not None
+        resp = await self._send_in_dialog(leg.dialog, "INVITE", leg, ack_later=True)
+        if not 200 <= resp.status < 300 or not resp.body:
+            await self.finish(
+                480, "Temporarily Unavailable", "transfer_failed", "consulted party refused"
+            )
+            return
+        dialog = leg.dialog
+
+        def ack(body: bytes) -> None:
+            request = dialog.request(
+                "ACK", body, cseq=resp.cseq[0], extra=leg.extra_for_in_dialog()
+            )
+            self.wire.send_stateless(request, dialog.next_hop)
+
+        await self._reconnect(leg, resp.body, ack)
+
+    async def hand_over(self, handed: asyncio.Future[tuple[BranchLeg, str] | None]) -> None:
+        """This consultation call gives its answered party to an attended transfer and
+        ends; the transferor's leg is hung up."""
+        leg = self.winner
+        if leg is None or leg.dialog is None or self.ended:
+            handed.set_result(None)
+            return
+        self.branches.pop(leg.name, None)
+        self.winner = None
+        self._send_in_dialog(self.a.dialog, "BYE", None)
+        handed.set_result((leg, self.record.callee_extension))
+        self.record.detail = "consultation joined by an attended transfer"
+        await self.end("transferred", 200)
+
+    def _notify_and_release(self, transferor: BranchLeg, status: int, reason: str) -> None:
+        """Report the transfer's outcome (RFC 3515 §2.4.5), then hang the transferor up."""
+        if transferor.dialog is None:
+            return
+        self._send_in_dialog(
+            transferor.dialog,
+            "NOTIFY",
+            transferor,
+            sipfrag(status, reason),
+            [("Event", "refer"), ("Subscription-State", "terminated;reason=noresource")],
+            content_type="message/sipfrag",
+        )
+        self._send_in_dialog(transferor.dialog, "BYE", transferor)
+
+    async def _reconnect(self, leg: BranchLeg, offer: bytes, ack: Callable[[bytes], None]) -> None:
+        """Third-party call control (RFC 3725 flow I): ``leg`` offered ``offer``; the
+        caller gets it in a re-INVITE and its answer goes back in ``leg``'s ACK. Anchored
+        calls put a fresh media session between the two."""
+        self._transferring = False
+        self.winner = leg
+        account = None
+        if ":" not in leg.name and leg.name != "enum":
+            with contextlib.suppress(LookupFailedError):
+                account = await self.b2bua.lookups.account(leg.name)
+        to_caller, session = offer, None
+        if needs_anchor(self.caller, [account] if account is not None else []):
+            try:
+                legs = [leg_spec(CALLER_LEG, self.caller), leg_spec(DEVICE_LEG, account)]
+                session = await self.b2bua.media.allocate(self.call_id, self.record.tenant, legs)
+                self.b2bua.media_session_started(self, session.session_id)
+                self.sessions[leg.name] = session
+                session = await self.b2bua.media.update(
+                    session.session_id, DEVICE_LEG, offer, is_offer=True
+                )
+                to_caller = leg_sdp(session, CALLER_LEG)
+            except MediaError as exc:
+                log.warning("transferred call not anchored: %s", exc)
+                session = None
+        self.record.direct_media = session is None
+        resp = await self._send_in_dialog(self.a.dialog, "INVITE", None, to_caller)
+        if not 200 <= resp.status < 300 or not resp.body:
+            ack(offer)  # the 2xx must be ACKed before the BYE
+            if leg.dialog is not None:
+                self._send_in_dialog(leg.dialog, "BYE", leg)
+            await self.finish(resp.status or 500, resp.reason or "Error", "transfer_failed")
+            return
+        to_leg = resp.body
+        if session is not None:
+            try:
+                session = await self.b2bua.media.update(
+                    session.session_id, CALLER_LEG, resp.body, is_offer=False
+                )
+                self.sessions[leg.name] = session
+                to_leg = leg_sdp(session, DEVICE_LEG)
+            except MediaError as exc:
+                log.warning("caller's answer not anchored: %s", exc)
+        ack(to_leg)
+        self.record.callee_account = leg.name
+        await self.b2bua.recorder.publish(self.record, "answered", time.time())
+
     # -- calls out of the PBX --------------------------------------------------------------
 
     async def _route_external(
@@ -564,7 +745,7 @@ class Call:
         codecs = list(trunk.codecs) if trunk is not None else []
         anchor = bool(codecs) or (self.caller is not None and not self.caller.direct_media)
         self.record.direct_media = not anchor
-        if anchor:
+        if anchor and not self._transferring:
             try:
                 legs = [
                     leg_spec(CALLER_LEG, self.caller),
@@ -599,6 +780,8 @@ class Call:
         self.b2bua.register_branch(self, branch)
         anchored = self.sessions.get(name)
         body = leg_sdp(anchored, DEVICE_LEG) if anchored is not None else self.offer
+        if self._transferring:
+            body = b""
         log.info("calling %s out via %s (%s)", number, name, uri)
         self.fork = Fork([name], self._now(), 0)
         actions = self.fork.start()
@@ -703,8 +886,11 @@ class Call:
         await self.apply(actions)
 
     async def _anchor(self, callees: list[config_pb2.Account]) -> None:
-        """One media session per branch, unless direct media applies (ACC-14, ACC-22)."""
+        """One media session per branch, unless direct media applies (ACC-14, ACC-22).
+        A transfer target is sent no offer: media is set up once it answers."""
         await self._release_media("re-fork")
+        if self._transferring:
+            return
         self.record.direct_media = bool(callees) and not needs_anchor(self.caller, callees)
         if not callees or self.record.direct_media:
             return
@@ -753,6 +939,8 @@ class Call:
         self.b2bua.register_branch(self, branch)
         session = self.sessions.get(username)
         body = leg_sdp(session, DEVICE_LEG) if session is not None else self.offer
+        if self._transferring:
+            body = b""  # delayed offer: the target's 2xx offers, the caller answers
         branch.send_invite(body, lambda resp: self._on_branch_response(branch, resp))
 
     # -- fork actions ---------------------------------------------------------------
@@ -801,6 +989,11 @@ class Call:
 
     async def _connect(self, branch: BranchLeg) -> None:
         self._disarm_timer()
+        if self._transferring:
+            answer_2xx = branch.answer
+            offer = answer_2xx.body if answer_2xx is not None else b""
+            await self._reconnect(branch, offer, branch.ack_with)
+            return
         self.winner = branch
         answer = branch.answer
         body = answer.body if answer is not None else b""
@@ -923,7 +1116,12 @@ class Call:
             self.a.answer(req, inbound, 200, "OK")
             if self.winner is not None and self.winner.dialog is not None:
                 self._send_in_dialog(self.winner.dialog, "BYE", self.winner)
+            self._close_branches()  # a transfer target still ringing
             await self.end("normal", 200)
+            return
+        if method == "REFER":
+            # the transferee would be a device leg of ours: not supported yet
+            self.a.answer(req, inbound, 501, "Not Implemented")
             return
         other = self.winner.dialog if self.winner is not None else None
         if other is None or self.ended:
@@ -949,7 +1147,7 @@ class Call:
                 await self.apply(fork.provisional(branch.name, status))
             return
         if status < 300:
-            branch.established(resp)
+            branch.established(resp, ack=not self._transferring or branch.dialog is not None)
             if fork is None or branch.name not in fork.branches or self.ended:
                 if branch.dialog is not None and not branch.bye_sent:
                     self._send_in_dialog(branch.dialog, "BYE", branch)
@@ -985,6 +1183,9 @@ class Call:
             return
         if branch is not self.winner or branch.dialog is None or self.ended:
             answer(481, "Call/Transaction Does Not Exist", b"")
+            return
+        if method == "REFER":
+            await self._on_refer(req, branch, answer)
             return
         await self._relay(req, inbound, branch.name, self.a.dialog, None)
 
@@ -1074,9 +1275,12 @@ class Call:
         body: bytes = b"",
         extra: list[tuple[str, str]] | None = None,
         content_type: str = "application/sdp",
+        *,
+        ack_later: bool = False,
     ) -> asyncio.Future[SipMessage]:
         """Send a request in ``dialog``; the future gets its final response. A 2xx to a
-        re-INVITE is ACKed here at once: the B2BUA holds each leg's offer/answer itself."""
+        re-INVITE is ACKed here at once: the B2BUA holds each leg's offer/answer itself
+        (``ack_later``: an offerless re-INVITE, whose ACK carries our answer)."""
         if branch is not None:
             if method == "BYE":
                 if branch.bye_sent:
@@ -1093,7 +1297,7 @@ class Call:
         def on_response(resp: SipMessage) -> None:
             if resp.status < 200:
                 return
-            if method == "INVITE" and resp.status < 300:
+            if method == "INVITE" and resp.status < 300 and not ack_later:
                 ack = dialog.request(
                     "ACK",
                     cseq=req.cseq[0],
@@ -1180,6 +1384,11 @@ class Call:
         if detail:
             self.record.detail = detail
             log.info("call ends with %d %s: %s", status, reason, detail)
+        if 200 <= self.a.final < 300 and not self.ended:
+            # answered before (a transfer that failed): the caller hears of it by BYE
+            text = reason.replace('"', "")
+            bye_reason = [("Reason", f'SIP;cause={status};text="{text}"')]
+            self._send_in_dialog(self.a.dialog, "BYE", None, extra=bye_reason)
         self.a.respond(status, reason, extra=extra)
         await self.end(cause, status)
         raise CallFinished

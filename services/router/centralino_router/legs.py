@@ -241,18 +241,33 @@ class BranchLeg:
         self.cancelled = True
         self.wire.cancel(self.tx, reason, self.next_hop)
 
-    def established(self, response: SipMessage) -> None:
-        """A 2xx: the dialog exists (RFC 3261 §12.1.2); ACK it end to end."""
+    def established(self, response: SipMessage, *, ack: bool = True) -> None:
+        """A 2xx: the dialog exists (RFC 3261 §12.1.2); ACK it end to end. ``ack`` False:
+        the 2xx carried an offer (we sent none) and the answer goes in :meth:`ack_with`."""
         if self.dialog is None and self.invite is not None:
             self.dialog = Dialog.uac(self.invite, response)
             self.answer = response
-            self._ack = self.dialog.request("ACK", cseq=self.cseq, extra=self.extra_for_in_dialog())
+            if ack:
+                self._ack = self.dialog.request(
+                    "ACK", cseq=self.cseq, extra=self.extra_for_in_dialog()
+                )
+        self.resend_ack()
+
+    def ack_with(self, body: bytes) -> None:
+        """ACK the 2xx with the SDP answer to its offer (RFC 3264 delayed offer)."""
+        if self.dialog is None or self._ack is not None:
+            return
+        self._ack = self.dialog.request(
+            "ACK", body, cseq=self.cseq, extra=self.extra_for_in_dialog()
+        )
         self.resend_ack()
 
     def resend_ack(self) -> None:
         if self._ack is None or self.dialog is None:
             return
-        ack = SipMessage(method="ACK", uri=self._ack.uri, headers=list(self._ack.headers))
+        ack = SipMessage(
+            method="ACK", uri=self._ack.uri, headers=list(self._ack.headers), body=self._ack.body
+        )
         self.wire.send_stateless(ack, self.dialog.next_hop)
 
     def extra_for_in_dialog(self) -> list[tuple[str, str]]:
