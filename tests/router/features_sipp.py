@@ -243,3 +243,34 @@ def target_answers_delayed_offer() -> str:
         + _response(200, "OK")
         + "</scenario>\n"
     )
+
+
+def consulted_party() -> str:
+    """Answer a consultation call, then the router's offerless re-INVITE once an attended
+    transfer joins this party to the caller: 200 offers, the ACK must answer."""
+    return (
+        _PREAMBLE
+        + '<scenario name="consulted party">\n'
+        + '  <recv request="INVITE"/>\n'
+        + _response(180, "Ringing")
+        + _response(200, "OK", sdp=True)
+        + '  <recv request="ACK"/>\n'
+        + """  <recv request="INVITE">
+    <action>
+      <ereg regexp="Content-Length: *0" search_in="msg" check_it="true" assign_to="empty"/>
+    </action>
+  </recv>
+  <Reference variables="empty"/>
+"""
+        + _response(200, "OK", sdp=True)
+        + """  <recv request="ACK">
+    <action>
+      <ereg regexp="m=audio [1-9]" search_in="body" check_it="true" assign_to="answer"/>
+    </action>
+  </recv>
+  <Reference variables="answer"/>
+"""
+        + '  <recv request="BYE"/>\n'
+        + _response(200, "OK")
+        + "</scenario>\n"
+    )

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import dns.message
 import dns.rdataclass
@@ -21,16 +22,19 @@ import pytest
 from centralino.bus import Bus
 from centralino.settings import CommonSettings
 from centralino_router.service import RouterService
+from centralino_router.sipmsg import SipMessage
 
 from .conftest import ConfigApi, Router, Tenant, _env, _serve, _stop
 from .features_sipp import (
     caller_service,
     caller_transferred,
+    consulted_party,
     device_transfers,
     provider_answers,
     provider_calls,
     target_answers_delayed_offer,
 )
+from .scripted_phone import ScriptedPhone
 from .sipp import (
     Sipp,
     caller_answered,
@@ -563,3 +567,102 @@ async def test_blind_transfer_rings_the_target_with_transfer_overflow_OVF_01(
         target,
     )
     assert ended.cause == "normal"
+
+
+@pytest.fixture
+async def phone_201(tenant: Tenant) -> AsyncIterator[ScriptedPhone]:
+    """The transferor: a scripted phone holding the transferred call and the consultation."""
+    await tenant.extension("201", {"limits": {"call_limit": 2}})
+    desk = await tenant.account("desk", "201")
+    loop = asyncio.get_running_loop()
+    transport, phone = await loop.create_datagram_endpoint(
+        lambda: ScriptedPhone(desk, tenant.name), local_addr=("127.0.0.1", 0)
+    )
+    await tenant.register(desk, phone.address)
+    yield phone
+    transport.close()
+
+
+async def test_attended_transfer_joins_the_caller_and_the_consulted_party(
+    router: Router, tenant: Tenant, tmp_path: Path, phone_201: ScriptedPhone
+) -> None:
+    """200 calls 201; 201 consults 202, then REFERs 200 to 202 with Replaces naming the
+    consultation: 200 and 202 are joined (offer from 202, answer from 200), 201 leaves."""
+    caller = await _caller(tenant, standard=None)
+    await tenant.extension("202")
+    consulted = await tenant.account("consulted", "202")
+    party = Sipp(tmp_path, "consulted", consulted_party())
+    await party.start_uas()
+    await tenant.register(consulted, party.address)
+    a_call = asyncio.create_task(
+        Sipp(tmp_path, "caller", caller_transferred(caller, tenant.name, "201")).call(
+            router.address
+        )
+    )
+    phone, rtr = phone_201, router.address
+    held = await phone.answer(rtr)
+    invite, _ = phone.invite("202", rtr)
+    consultation = phone.ack(invite, await phone.expect(200), rtr)
+    replaces = quote(
+        f"{consultation.call_id};to-tag={consultation.remote_tag};"
+        f"from-tag={consultation.local_tag}",
+        safe="",
+    )
+    refer_to = ("Refer-To", f"<sip:202@{tenant.name}?Replaces={replaces}>")
+    phone.request(held, "REFER", rtr, [refer_to])
+    await phone.expect(202)
+    # the consultation's BYE, the NOTIFY (200 OK) and the transferred call's BYE
+    seen: dict[tuple[str, str], SipMessage] = {}
+    while len(seen) < 3:
+        msg = await phone.expect_request()
+        phone.reply(msg, 200, "OK", rtr)
+        seen[(msg.call_id, msg.method)] = msg
+    assert set(seen) == {
+        (consultation.call_id, "BYE"),
+        (held.call_id, "NOTIFY"),
+        (held.call_id, "BYE"),
+    }
+    assert seen[(held.call_id, "NOTIFY")].body.startswith(b"SIP/2.0 200")
+    result = await a_call
+    assert result.ok, result.stdout
+    party_result = await party.wait()
+    assert party_result.ok, party_result.stdout
+    ended = {e.call_id: e for e in await tenant.events.ended(2)}
+    joined = next(e for e in ended.values() if e.caller_extension == "200")
+    assert (joined.callee_extension, joined.callee_account, joined.cause) == (
+        "202",
+        consulted,
+        "normal",
+    )
+    assert "transferred" in tenant.events.names(joined.call_id)
+    assert ended[consultation.call_id].cause == "transferred"
+
+
+async def test_a_limit_of_one_blocks_the_consultation_call_LIM_02(
+    router: Router, tenant: Tenant, tmp_path: Path
+) -> None:
+    caller = await _caller(tenant, standard=None)
+    await tenant.extension("201", {"limits": {"call_limit": 1}})
+    desk = await tenant.account("desk", "201")
+    await tenant.extension("202")
+    loop = asyncio.get_running_loop()
+    transport, phone = await loop.create_datagram_endpoint(
+        lambda: ScriptedPhone(desk, tenant.name), local_addr=("127.0.0.1", 0)
+    )
+    try:
+        await tenant.register(desk, phone.address)
+        a_call = asyncio.create_task(
+            Sipp(tmp_path, "caller", caller_answered(caller, tenant.name, "201", 1500)).call(
+                router.address
+            )
+        )
+        await phone.answer(router.address)
+        consultation, _ = phone.invite("202", router.address)
+        refused = await phone.expect(403)
+        phone.ack_refusal(consultation, refused, router.address)
+        assert refused.reason == "Call Limit Reached"
+        bye = await phone.expect("BYE")
+        phone.reply(bye, 200, "OK", router.address)
+        assert (await a_call).ok
+    finally:
+        transport.close()
