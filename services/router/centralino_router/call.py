@@ -11,13 +11,21 @@ What the SIP edge tells us in headers: ``X-Centralino-Account`` and ``X-Centrali
 
 Statuses the caller may see besides the callee's own answers:
 
+* 200 then BYE — a lock or unlock service code was served (every stream declined);
 * 403 ``Call Limit Reached`` — the caller's extension is at its concurrent-call limit (LIM-01);
+* 403 ``Forbidden`` (detail names class and rule) — the routing class denies the number (COS-01);
+* 403 ``PIN Required`` / ``Wrong PIN`` / ``Too Many Attempts`` — unlock refused (LOCK-04, EXT-12);
+* 403 / 480 — a pickup the groups do not allow (PICK-03) / with nothing ringing;
+* 484 ``Address Incomplete`` — a service code with a malformed argument;
 * 403 ``Forbidden`` — unknown, disabled or cross-tenant calling account (should not pass the edge);
 * 404 ``Not Found`` — the dialled number is not an extension of the tenant;
 * 486 / 480 / 408 — busy, unavailable, no answer with a hang-up overflow (OVF-04/05/03);
 * 400 ``Bad Request`` — unknown origin;
 * 500 — a bug while handling the call (logged with the Call-ID; both sides are hung up);
-* 503 ``Service Unavailable`` — config or media service unreachable.
+* 503 ``Service Unavailable`` — config, media, lock state or trunk unreachable;
+* a trunk's or ENUM target's own final answer for calls out of the PBX.
+
+Trunks, pickup and transfers: ADR 0009.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ and :class:`.enum_lookup.EnumResolver` (DNS). The B2BUA calls one function per d
    ``ServiceCall``/``InternalCall``/``ExternalCall`` select steps 2, 3 or 4-5.
 2. **Lock/unlock service codes** (LOCK-01..09, EXT-12)::
 
-       outcome = await store.change(tenant, ext, lambda s: lock.unlock(cfg, s, now, pin))
+       valid = lock.pin_checkable(state, now) and await config.VerifyServicePin(...)
+       outcome = await store.change(
+           tenant, ext, lambda s: lock.unlock(cfg, s, now, pin, pin_valid=valid)
+       )
        outcome = await store.change(tenant, ext, lambda s: lock.lock(cfg, s, now))
 
    ``outcome.refused`` -> 403 (``Result.THROTTLED`` carries ``retry_after`` seconds);
@@ -38,14 +41,14 @@ and :class:`.enum_lookup.EnumResolver` (DNS). The B2BUA calls one function per d
    A URI is called directly; ``None`` -> send via ``decision.trunk``. The class check
    runs first so ENUM can never bypass a deny.
 
-6. **Trunks**: ``trunks.Trunk.from_config(doc)`` per configured trunk; for each with
+6. **Trunks**: ``trunks.Trunk.from_proto(pb)`` per configured trunk; for each with
    ``register`` run ``trunk_client.TrunkClient(trunks.account_for(trunk, contact, sent_by),
-   provider_addr, local_addr).run()`` in a task (``provider_addr`` resolved per RFC 3263
+   provider_addr, send).run()`` in a task, handing it the provider's responses (``provider_addr`` resolved per RFC 3263
    from the outbound proxy or registrar with ``centralino.sip.resolve``). The sans-IO core
    is ``trunk_registration.TrunkRegistration`` for other transports.
 7. **Incoming from a trunk** (origin external): ``trunks.extension_for_did(trunk, called)``
    -> the extension (``None`` -> 404); then the extension's external-origin overflow rules.
 
-Not here: transfers (blind REFER, attended REFER with Replaces, LIM-02 blocking the
-consultation call at a limit of 1) -- they need the B2BUA's dialogs.
+The B2BUA (``call.py``) makes these calls; transfers (``transfer.py`` parses REFER and
+Replaces) need its dialogs and live there too (ADR 0009).
 """
