@@ -43,9 +43,9 @@ and :class:`.enum_lookup.EnumResolver` (DNS). The B2BUA calls one function per d
 
 6. **Trunks**: ``trunks.Trunk.from_proto(pb)`` per configured trunk; for each with
    ``register`` run ``trunk_client.TrunkClient(trunks.account_for(trunk, contact, sent_by),
-   provider_addr, send).run()`` in a task, handing it the provider's responses (``provider_addr`` resolved per RFC 3263
-   from the outbound proxy or registrar with ``centralino.sip.resolve``). The sans-IO core
-   is ``trunk_registration.TrunkRegistration`` for other transports.
+   provider_addr, send).run()`` in a task, handing it the provider's responses
+   (``provider_addr`` resolved per RFC 3263 from the outbound proxy or registrar with
+   ``centralino.sip.resolve``); ``trunk_gateway.py`` does this on the router's socket.
 7. **Incoming from a trunk** (origin external): ``trunks.extension_for_did(trunk, called)``
    -> the extension (``None`` -> 404); then the extension's external-origin overflow rules.
 
