@@ -274,3 +274,91 @@ def consulted_party() -> str:
         + _response(200, "OK")
         + "</scenario>\n"
     )
+
+
+def caller_refers(account: str, tenant: str, dialled: str, refer_to: str) -> str:
+    """Call, get answered, then transfer the answered party to ``refer_to`` (REFER from the
+    caller's side): expect 202, the NOTIFY with the outcome and the router's BYE."""
+    fmt = {"account": account, "tenant": tenant, "dialled": dialled}
+    return (
+        _PREAMBLE
+        + '<scenario name="caller transfers">\n'
+        + _CALLER_INVITE.format(**fmt, identity=_identity(account, tenant, "internal"), sdp=SDP)
+        + """  <recv response="200" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="peer"/>
+    </action>
+  </recv>
+"""
+        + _IN_DIALOG.format(**fmt, retrans="", method="ACK", cseq=1)
+        + """  <pause milliseconds="200"/>
+  <send retrans="500"><![CDATA[
+      REFER [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      [routes]
+      From: <sip:{account}@{tenant}>;tag=[pid]SIPpTag00[call_number]
+      To: [$peer]
+      Call-ID: [call_id]
+      CSeq: 2 REFER
+      Contact: <sip:{account}@[local_ip]:[local_port]>
+      Refer-To: <{refer_to}>
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="202"/>
+  <recv request="NOTIFY">
+    <action>
+      <ereg regexp="SIP/2.0 200" search_in="body" check_it="true" assign_to="frag"/>
+    </action>
+  </recv>
+  <Reference variables="frag"/>
+""".format(**fmt, refer_to=refer_to)
+        + _response(200, "OK")
+        + '  <recv request="BYE"/>\n'
+        + _response(200, "OK")
+        + "</scenario>\n"
+    )
+
+
+def device_reinvited_then_hangs_up(hold_ms: int = 500) -> str:
+    """Answer; when the router re-INVITEs with the transfer target's offer, answer it,
+    hold and hang up."""
+    return (
+        _PREAMBLE
+        + '<scenario name="device re-invited">\n'
+        + '  <recv request="INVITE" rrs="true"/>\n'
+        + _response(180, "Ringing")
+        + _response(200, "OK", sdp=True)
+        + """  <recv request="ACK">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="peer"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="me"/>
+    </action>
+  </recv>
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="m=audio [1-9]" search_in="body" check_it="true" assign_to="offer"/>
+    </action>
+  </recv>
+  <Reference variables="offer"/>
+"""
+        + _response(200, "OK", sdp=True)
+        + '  <recv request="ACK"/>\n'
+        + f'  <pause milliseconds="{hold_ms}"/>\n'
+        + """  <send retrans="500"><![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      [routes]
+      From: [$me]
+      To: [$peer]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+    )

@@ -26,9 +26,11 @@ from centralino_router.sipmsg import SipMessage
 
 from .conftest import ConfigApi, Router, Tenant, _env, _serve, _stop
 from .features_sipp import (
+    caller_refers,
     caller_service,
     caller_transferred,
     consulted_party,
+    device_reinvited_then_hangs_up,
     device_transfers,
     provider_answers,
     provider_calls,
@@ -666,3 +668,31 @@ async def test_a_limit_of_one_blocks_the_consultation_call_LIM_02(
         assert (await a_call).ok
     finally:
         transport.close()
+
+
+async def test_the_caller_can_transfer_the_answered_party_too(
+    router: Router, tenant: Tenant, tmp_path: Path
+) -> None:
+    """200 calls 201 and REFERs it to 202: 201 takes the caller's side of the call, 202
+    rings with a delayed offer, and 200 is released."""
+    caller = await _caller(tenant, standard=None)
+    await tenant.extension("201")
+    await tenant.extension("202")
+    desk = await tenant.account("desk", "201")
+    target = await tenant.account("target", "202")
+    transferee = Sipp(tmp_path, "desk", device_reinvited_then_hangs_up())
+    answerer = Sipp(tmp_path, "target", target_answers_delayed_offer())
+    for uas, account in ((transferee, desk), (answerer, target)):
+        await uas.start_uas()
+        await tenant.register(account, uas.address)
+    scenario = caller_refers(caller, tenant.name, "201", f"sip:202@{tenant.name}")
+    result = await Sipp(tmp_path, "caller", scenario).call(router.address)
+    assert result.ok, result.stdout
+    desk_result = await transferee.wait()
+    assert desk_result.ok, desk_result.stdout
+    target_result = await answerer.wait()
+    assert target_result.ok, target_result.stdout
+    (ended,) = await tenant.events.ended()
+    assert "transferred" in tenant.events.names(ended.call_id)
+    assert (ended.caller_extension, ended.callee_extension) == ("201", "202")
+    assert (ended.caller_account, ended.callee_account, ended.cause) == (desk, target, "normal")

@@ -90,6 +90,14 @@ class B2bua:
     def register_branch(self, call: Call, branch: BranchLeg) -> None:
         self._branches[branch.call_id] = (call, branch)
 
+    def swap_caller(self, call: Call, former: BranchLeg, adopted: BranchLeg) -> None:
+        """A caller transferred its device away: the device's dialog now reaches the call
+        as its caller side, the former caller's as a branch (its NOTIFY and BYE)."""
+        self.calls.pop(former.call_id, None)
+        self._branches[former.call_id] = (call, former)
+        self._branches.pop(adopted.call_id, None)
+        self.calls[adopted.call_id] = call
+
     def media_session_started(self, call: Call, session_id: str) -> None:
         self._sessions[session_id] = call
 
@@ -108,6 +116,7 @@ class B2bua:
 
     def forget(self, call: Call) -> None:
         self.calls.pop(call.call_id, None)
+        self.calls.pop(call.a.invite.call_id, None)  # a device adopted as the caller
         for branch in call.branches.values():
             self._branches.pop(branch.call_id, None)
         if call.winner is not None:  # a picker's dialog is no branch of ours

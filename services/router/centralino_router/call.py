@@ -84,7 +84,7 @@ from centralino_router.fork import (
     HangUpLate,
     Ringing,
 )
-from centralino_router.legs import BranchLeg, CallerLeg, Dialog, PickupLeg
+from centralino_router.legs import AdoptedCaller, BranchLeg, CallerLeg, Dialog, PickupLeg
 from centralino_router.lookups import LookupFailedError, extension_policy
 from centralino_router.media import (
     CALLER_LEG,
@@ -477,10 +477,14 @@ class Call:
     # -- transfers (REFER, RFC 3515; Replaces, RFC 3891) ---------------------------------------
 
     async def _on_refer(
-        self, req: SipMessage, transferor: BranchLeg, answer: Callable[[int, str, bytes], None]
+        self,
+        req: SipMessage,
+        transferor: BranchLeg | None,
+        answer: Callable[[int, str, bytes], None],
     ) -> None:
-        """The answered device transfers the caller: blind to a number, or attended to
-        the party of its consultation call (``Refer-To`` with ``Replaces``)."""
+        """A party transfers the other: blind to a number, or attended to the party of
+        its consultation call (``Refer-To`` with ``Replaces``). ``transferor`` None: the
+        caller transfers, and the answered device takes the caller's place."""
         try:
             target = parse_refer_to(req.get("Refer-To"))
         except ReferError as exc:
@@ -494,6 +498,8 @@ class Call:
                 answer(481, "Call/Transaction Does Not Exist", b"")
                 return
         answer(202, "Accepted", b"")
+        if transferor is None:
+            transferor = await self._adopt_device()
         transferor_ext = self.record.callee_extension
         self.winner = None
         self._drop_counter(self.record.tenant, transferor_ext)
@@ -511,6 +517,32 @@ class Call:
         self.visited = frozenset()
         self.fork = None
         await self._transfer_to(target.user, transferor_ext)
+
+    async def _adopt_device(self) -> BranchLeg:
+        """The caller transfers: the answered device becomes this call's caller side and
+        the caller becomes the transferor leg; the record swaps the parties to match."""
+        device = self.winner
+        assert device is not None and device.dialog is not None
+        former = PickupLeg(self.wire, self.record.caller_account or "caller", self.a)
+        self.branches.pop(device.name, None)
+        self.branches[f"transferor:{former.name}"] = former
+        self.b2bua.swap_caller(self, former, device)
+        self.a = AdoptedCaller(device)
+        caller_ext = self.record.caller_extension
+        account = None
+        with contextlib.suppress(LookupFailedError):
+            account = await self.b2bua.lookups.account(device.name)
+        self.caller = account
+        if account is not None:
+            with contextlib.suppress(LookupFailedError):
+                self.caller_ext = await self.b2bua.lookups.extension(
+                    self.record.tenant, account.extension_number
+                )
+        record = self.record
+        record.caller_extension, record.callee_extension = record.callee_extension, caller_ext
+        record.caller_account, record.callee_account = device.name, former.name
+        self.offer = device.answer.body if device.answer is not None else b""
+        return former
 
     async def _transfer_to(self, number: str, transferor_ext: str) -> None:
         """Ring ``number`` for the waiting caller: an extension with its transfer-origin
@@ -1128,8 +1160,11 @@ class Call:
             await self.end("normal", 200)
             return
         if method == "REFER":
-            # the transferee would be a device leg of ours: not supported yet
-            self.a.answer(req, inbound, 501, "Not Implemented")
+            answer = self._answerer(req, inbound)
+            if self.winner is None or self.winner.dialog is None or self.ended:
+                answer(481, "Call/Transaction Does Not Exist", b"")
+                return
+            await self._on_refer(req, None, answer)
             return
         other = self.winner.dialog if self.winner is not None else None
         if other is None or self.ended:
@@ -1289,6 +1324,8 @@ class Call:
         """Send a request in ``dialog``; the future gets its final response. A 2xx to a
         re-INVITE is ACKed here at once: the B2BUA holds each leg's offer/answer itself
         (``ack_later``: an offerless re-INVITE, whose ACK carries our answer)."""
+        if branch is None and isinstance(self.a, AdoptedCaller) and dialog is self.a.dialog:
+            branch = self.a.branch
         if branch is not None:
             if method == "BYE":
                 if branch.bye_sent:

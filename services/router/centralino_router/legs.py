@@ -294,3 +294,21 @@ class PickupLeg(BranchLeg):
         )
         self.caller = caller
         self.dialog = caller.dialog
+
+
+class AdoptedCaller(CallerLeg):
+    """A device that takes the caller's place when the caller transfers it away: its
+    dialog is one we formed as UAC, and it is answered already. Nothing is constructed
+    from an INVITE here, which is why the parent's constructor is not run."""
+
+    def __init__(self, branch: BranchLeg) -> None:
+        assert branch.invite is not None and branch.dialog is not None
+        self.wire = branch.wire
+        self.invite = branch.invite
+        self.inbound = Inbound("", None)
+        self.local_tag = branch.local_tag
+        self.final = 200
+        self._retransmit = None
+        self.dialog = branch.dialog
+        #: requests to the device still need the edge's routing headers
+        self.branch = branch
