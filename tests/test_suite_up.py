@@ -235,6 +235,49 @@ async def test_two_demo_phones_call_each_other_with_audio(
     assert abs(peak_hz(a.received())[0] - 440) < 10
 
 
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip is not installed")
+async def test_a_real_phone_blind_transfers_the_caller_with_audio(
+    suite: RunningSuite, tmp_path: Path
+) -> None:
+    """200 calls 201, 201 transfers 200 to 202 with its transfer command (REFER through the
+    SIP edge); 202 answers the router's offerless INVITE and then hears 200 (issue 7)."""
+    ports = itertools.count(45800, 3)
+    registrar = f"127.0.0.1:{suite.layout.sip_udp}"
+    write_tone(tmp_path / "a.wav", 8, 1000)  # 200 hangs up when its file ends
+    write_tone(tmp_path / "b.wav", 30, 440)
+    write_tone(tmp_path / "c.wav", 30, 2000)
+    phones = [
+        Baresip(
+            tmp_path / name,
+            user,
+            _demo_password(suite, user),
+            registrar,
+            rtp,
+            tmp_path / f"{name}.wav",
+            lambda: next(ports),
+        )
+        for name, user, rtp in (("a", "200", 37200), ("b", "201", 37300), ("c", "202", 37400))
+    ]
+    a, b, c = phones
+    try:
+        for phone in phones:
+            await phone.start()
+        for phone in phones:
+            await phone.expect(r"200 OK .*\[1 binding\]")
+        await a.command("dial", f"sip:201@{registrar}")
+        await b.expect(r"Call established")
+        await b.command("transfer", f"sip:202@{registrar}")
+        await c.expect(r"Call established")
+        await c.expect(r"terminated \(duration", timeout=20)
+    finally:
+        for phone in phones:
+            await phone.stop()
+    hz, seconds = peak_hz(c.received())
+    assert abs(hz - 1000) < 10 and seconds > 3, (hz, seconds)
+    assert abs(peak_hz(a.received())[0] - 2000) < 10  # after the transfer 200 hears 202
+
+
 async def test_a_crashed_service_is_restarted_and_logged(suite: RunningSuite) -> None:
     runner = psutil.Process(suite.proc.pid)
     [media] = [p for p in runner.children() if "centralino_media" in " ".join(p.cmdline())]
