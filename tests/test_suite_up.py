@@ -179,6 +179,17 @@ async def _registered_accounts(suite: RunningSuite, wanted: int, timeout: float 
     return value
 
 
+async def _heard(phone: Baresip, seconds: float, timeout: float = 10) -> None:
+    """Wait until ``phone`` has recorded ``seconds`` of received audio (8 kHz, 16 bit)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dumps = list(phone.dir.glob("dump-*-dec.wav"))
+        if dumps and max(d.stat().st_size for d in dumps) > 44 + 16000 * seconds:
+            return
+        await asyncio.sleep(0.1)  # a file growing: there is no event to wait on
+    raise AssertionError(f"{phone.dir.name} heard less than {seconds} s of audio")
+
+
 def _demo_password(suite: RunningSuite, user: str) -> str:
     for line in (suite.data_dir / "demo-credentials.txt").read_text().splitlines():
         fields = line.split()
@@ -267,6 +278,9 @@ async def test_a_real_phone_blind_transfers_the_caller_with_audio(
             await phone.expect(r"200 OK .*\[1 binding\]")
         await a.command("dial", f"sip:201@{registrar}")
         await b.expect(r"Call established")
+        # 201 hears 200 first; baresip names its recordings by the second, so a re-INVITE
+        # within the call's first second would overwrite 200's recording
+        await _heard(b, seconds=1.2)
         await b.command("transfer", f"sip:202@{registrar}")
         await c.expect(r"Call established")
         await c.expect(r"terminated \(duration", timeout=20)
