@@ -21,6 +21,7 @@ import pytest
 
 from centralino.bus import Bus
 from centralino.settings import CommonSettings
+from centralino_router.features.trunk_registration import TrunkState
 from centralino_router.service import RouterService
 from centralino_router.sipmsg import SipMessage
 
@@ -46,6 +47,7 @@ from .sipp import (
 )
 
 PROVIDER_SCENARIO = Path(__file__).parents[1] / "router_features" / "provider_uas.xml"
+UNREGISTER_SCENARIO = PROVIDER_SCENARIO.with_name("provider_unregister.xml")
 ENUM_SUFFIX = "e164.test"
 
 
@@ -278,7 +280,7 @@ async def test_auto_relock_after_the_duration_in_seconds_LOCK_07_08(
 
 async def _wait_trunk(router: Router, provider: Sipp) -> None:
     gateway = router.service.b2bua.trunks  # type: ignore[union-attr]
-    await gateway.wait_synced(lambda: gateway.match(("127.0.0.1", provider.port)) is not None)
+    await gateway.wait_for(lambda: gateway.match(("127.0.0.1", provider.port)) is not None)
 
 
 async def test_incoming_trunk_call_rings_the_did_extension_with_origin_external_OVF_01(
@@ -350,6 +352,22 @@ async def test_trunk_registers_with_digest_and_refreshes(
     result = await provider.wait(20)
     assert result.ok, result.stdout
     await _request(tenant.api, "DELETE", f"/api/v1/tenants/{tenant.name}/trunks/{trunk_id}", {})
+
+
+async def test_a_removed_trunk_unregisters_at_the_provider(
+    router: Router, tenant: Tenant, tmp_path: Path
+) -> None:
+    """Deleting a registered trunk sends REGISTER with Expires: 0 (challenge answered), so
+    the provider stops routing calls here."""
+    provider = Sipp(tmp_path, "registrar", UNREGISTER_SCENARIO.read_text())
+    await provider.start_uas()
+    trunk_id = await _trunk(tenant, provider, username="0612345", password="s3cret", register=True)
+    gateway = router.service.b2bua.trunks  # type: ignore[union-attr]
+    name = f"telco{provider.port}"
+    await gateway.wait_for(lambda: gateway.states.get(name) is TrunkState.REGISTERED)
+    await _request(tenant.api, "DELETE", f"/api/v1/tenants/{tenant.name}/trunks/{trunk_id}", {})
+    result = await provider.wait(20)
+    assert result.ok, result.stdout
 
 
 # -- ENUM (FEAT-07) -------------------------------------------------------------------------
@@ -696,3 +714,51 @@ async def test_the_caller_can_transfer_the_answered_party_too(
     assert "transferred" in tenant.events.names(ended.call_id)
     assert (ended.caller_extension, ended.callee_extension) == ("201", "202")
     assert (ended.caller_account, ended.callee_account, ended.cause) == (desk, target, "normal")
+
+
+async def test_calls_out_go_through_the_trunks_outbound_proxy(
+    router: Router, tenant: Tenant, tmp_path: Path
+) -> None:
+    """The provider's host does not even resolve: the INVITE names it in the Request-URI
+    but is sent to the outbound proxy."""
+    proxy = Sipp(
+        tmp_path, "proxy", provider_answers(r"INVITE sip:0612345678@sip\.provider\.invalid")
+    )
+    trunk = await tenant.api.post(
+        f"/api/v1/tenants/{tenant.name}/trunks",
+        {
+            "name": "proxied",
+            "host": "sip.provider.invalid",
+            "outbound_proxy": "127.0.0.1",
+            "outbound_proxy_port": proxy.port,
+        },
+    )
+    std = await _class(
+        tenant, "std", [{"pattern": "0X.", "action": "allow", "trunk_id": trunk["id"]}]
+    )
+    caller = await _caller(tenant, standard=std)
+    await proxy.start_uas()
+    result = await Sipp(
+        tmp_path, "caller", caller_answered(caller, tenant.name, "0612345678")
+    ).call(router.address)
+    assert result.ok, result.stdout
+    assert (await proxy.wait()).ok
+
+
+async def test_a_trunks_codecs_are_what_the_provider_is_offered(
+    anchored_router: Router, tenant: Tenant, tmp_path: Path
+) -> None:
+    """The caller offers PCMA and PCMU; the trunk allows only PCMU, so the media service
+    anchors the call and the provider is offered PCMU alone."""
+    provider = Sipp(tmp_path, "provider", provider_answers(r"m=audio [0-9]+ RTP/AVP 0( 101)?\r?\n"))
+    trunk = await _trunk(tenant, provider, codecs=["PCMU"])
+    std = await _class(tenant, "std", [{"pattern": "0X.", "action": "allow", "trunk_id": trunk}])
+    caller = await _caller(tenant, standard=std)
+    await provider.start_uas()
+    result = await Sipp(
+        tmp_path, "caller", caller_answered(caller, tenant.name, "0612345678")
+    ).call(anchored_router.address)
+    assert result.ok, result.stdout
+    assert (await provider.wait()).ok
+    (ended,) = await tenant.events.ended()
+    assert not ended.direct_media

@@ -25,6 +25,9 @@ from centralino_router.sipmsg import SipMessage
 
 log = logging.getLogger(__name__)
 
+#: how long a removed or shut-down trunk waits for the provider to confirm the removal
+UNREGISTER_SECONDS = 5.0
+
 
 class TrunkUnreachableError(RuntimeError):
     """A trunk's signalling address cannot be resolved."""
@@ -55,6 +58,7 @@ class TrunkGateway:
         self._by_host: dict[str, TenantTrunk] = {}
         self._sync_lock = asyncio.Lock()
         self._synced = asyncio.Condition()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def next_hop(self, trunk: Trunk) -> Address:
         """RFC 3263 resolution of the outbound proxy, else the registrar; UDP only."""
@@ -101,12 +105,15 @@ class TrunkGateway:
                     if pb.enabled:
                         wanted[pb.id] = TenantTrunk(tenant, Trunk.from_proto(pb))
             await self._apply(wanted)
+        await self._changed()
+
+    async def _changed(self) -> None:
         async with self._synced:
             self._synced.notify_all()
 
-    async def wait_synced(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
-        """Wait until ``predicate`` holds after a sync (a config change reaches the router
-        as an event; this is how its effect is awaited)."""
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
+        """Wait until ``predicate`` holds after a sync or a registration state change (a
+        config change reaches the router as an event; this is how its effect is awaited)."""
         async with self._synced:
             await asyncio.wait_for(self._synced.wait_for(predicate), timeout)
 
@@ -144,6 +151,9 @@ class TrunkGateway:
 
         def on_state(state: TrunkState) -> None:
             self.states[trunk.name] = state
+            notify = asyncio.get_running_loop().create_task(self._changed())
+            self._tasks.add(notify)
+            notify.add_done_callback(self._tasks.discard)
             log.info(
                 "trunk %s: %s %s", trunk.name, state.value, client.registration.last_error or ""
             )
@@ -155,12 +165,25 @@ class TrunkGateway:
 
     def _stop(self, trunk_id: str) -> None:
         trunk, client, task = self._clients.pop(trunk_id)
-        self._by_call_id.pop(client.call_id, None)
         self.states.pop(trunk.name, None)
+        stopping = asyncio.get_running_loop().create_task(self._unregister(client, task))
+        self._tasks.add(stopping)
+        stopping.add_done_callback(self._tasks.discard)
+
+    async def _unregister(self, client: TrunkClient, task: asyncio.Task[None]) -> None:
+        """Remove a registered binding at the provider before letting the trunk go, so
+        it stops sending calls to a PBX that no longer takes them."""
+        if client.registration.state is TrunkState.REGISTERED and not task.done():
+            client.unregister()
+            try:
+                await asyncio.wait_for(client.unregistered.wait(), UNREGISTER_SECONDS)
+            except TimeoutError:
+                log.warning("trunk %s: unregistration got no answer", client.provider)
+        self._by_call_id.pop(client.call_id, None)
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     async def close(self) -> None:
-        tasks = [task for _, _, task in self._clients.values()]
         for trunk_id in list(self._clients):
             self._stop(trunk_id)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -41,6 +41,9 @@ class TrunkClient:
         self.send = send
         self.on_state = on_state
         self.registered = asyncio.Event()
+        #: set once an :meth:`unregister` has been answered (or given up)
+        self.unregistered = asyncio.Event()
+        self._stopping = False
         self._layer = TransactionLayer()
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._reported = TrunkState.IDLE
@@ -52,6 +55,14 @@ class TrunkClient:
 
     def receive(self, data: bytes) -> None:
         self._inbox.put_nowait(data)
+
+    def unregister(self) -> None:
+        """Send the binding's removal; :attr:`unregistered` is set when it is done. The
+        task keeps running to answer a challenge: cancel it afterwards."""
+        now = asyncio.get_running_loop().time()
+        self._stopping = True
+        self._send(self.registration.stop(now), now)
+        self._inbox.put_nowait(b"")  # wake the loop so it sends at once
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -70,7 +81,7 @@ class TrunkClient:
         with contextlib.suppress(TimeoutError):
             data = await asyncio.wait_for(self._inbox.get(), timeout)
         now = loop.time()
-        if data is not None:
+        if data:  # b"" only wakes the loop
             try:
                 message = parse_message(data)
             except SipError as exc:
@@ -107,5 +118,7 @@ class TrunkClient:
             self.registered.set()
         else:
             self.registered.clear()
+        if self._stopping and state is TrunkState.IDLE:
+            self.unregistered.set()
         if self.on_state is not None:
             self.on_state(state)

@@ -69,6 +69,7 @@ class TrunkRegistration:
         self._answered_nonce: str | None = None
         self._failures = 0
         self._timer: float | None = None
+        self._stopping = False
 
     @property
     def call_id(self) -> str:
@@ -78,6 +79,13 @@ class TrunkRegistration:
         return self._timer
 
     def start(self, now: float) -> Request:
+        return self._register(now)
+
+    def stop(self, now: float) -> Request:
+        """Remove our binding (``Expires: 0``, RFC 3261 §10.2.2). Challenges are answered
+        as for a registration; any final answer ends in IDLE with no retry."""
+        self._stopping = True
+        self._expires = 0
         return self._register(now)
 
     def handle_timer(self, now: float) -> Request | None:
@@ -96,11 +104,14 @@ class TrunkRegistration:
         if cseq.method != "REGISTER" or cseq.seq != self._cseq or response.status < 200:
             return None  # provisional or stale: the pending transaction decides
         if 200 <= response.status < 300:
+            if self._stopping:
+                self._stopped()
+                return None
             self._registered(response, now)
             return None
         if response.status in (401, 407):
             return self._answer_challenge(response, now)
-        if response.status == 423:
+        if response.status == 423 and not self._stopping:
             min_expires = response.headers.get("Min-Expires")
             if min_expires is not None and min_expires.isdigit():
                 self._expires = max(self._expires, int(min_expires))
@@ -191,7 +202,16 @@ class TrunkRegistration:
         self.registered_until = now + granted
         self._timer = now + granted / 2
 
+    def _stopped(self) -> None:
+        self.state = TrunkState.IDLE
+        self.registered_until = 0.0
+        self._timer = None
+
     def _fail(self, now: float, reason: str, delay: float | None = None) -> None:
+        if self._stopping:
+            self.last_error = reason
+            self._stopped()
+            return
         self._failures += 1
         if delay is None:
             delay = min(RETRY_BASE_SECONDS * 2 ** (self._failures - 1), RETRY_MAX_SECONDS)
