@@ -120,7 +120,9 @@ def fetch(source: ImportSource, previous: Mapping[str, Contact], since: str | No
                     changed[key] = to_contact(source, key, attrs)
                     stamps.append(_stamp(raw))
                     fetched += 1
-                key_attrs = [source.key_attribute] if source.key_attribute != "dn" else ["1.1"]
+                key_attrs = [_STAMP] + (
+                    [source.key_attribute] if source.key_attribute != "dn" else []
+                )
                 contacts: dict[str, Contact] = {}
                 complete = True
                 for dn, _, raw in _entries(conn, source, source.filter, key_attrs):
@@ -129,6 +131,10 @@ def fetch(source: ImportSource, previous: Mapping[str, Contact], since: str | No
                         contact = changed[key]
                     elif key in previous:
                         contact = previous[key]
+                    elif _stamp(raw) and _stamp(raw) < since:
+                        # unchanged since the last sync and not a contact then (no number):
+                        # still not one, whichever second the two syncs fell in
+                        continue
                     else:  # appeared without a newer timestamp: cannot trust the delta
                         complete = False
                         break
