@@ -459,13 +459,14 @@ COMPLETED_ELSEWHERE = r'cause=200;text="Call completed elsewhere"'
 
 
 async def _pickup_setup(tenant: Tenant) -> tuple[str, str, str]:
-    """200 calls; 201 is in group "desk"; 202 may pick up from it, 203 may not."""
+    """200 calls; 201 is in group "desk"; 202 may pick up from it; 203 is a member of the
+    group too, which by itself allows nothing (PICK-03)."""
     group = await tenant.api.post(f"/api/v1/tenants/{tenant.name}/pickup-groups", {"name": "desk"})
     gid = str(group["id"])
     caller = await _caller(tenant, standard=None)
     await tenant.extension("201", {"pickup": {"member_of": [gid]}})
     await tenant.extension("202", {"pickup": {"authorised": [gid]}})
-    await tenant.extension("203")
+    await tenant.extension("203", {"pickup": {"member_of": [gid]}})
     picker = await tenant.account("picker", "202")
     outsider = await tenant.account("outsider", "203")
     return caller, picker, outsider
