@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
+import orjson
 from aiohttp import web
 
 from centralino_config_api import users
@@ -65,7 +66,12 @@ class TokenCache:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return encode(data).decode()
+
+
+def encode(data: Any) -> bytes:
+    """JSON as UTF-8 bytes; orjson because list pages spend most of their time here."""
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
 
 def reply(
@@ -74,7 +80,13 @@ def reply(
     revision: int | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    resp = web.json_response(data, status=status, dumps=dumps, headers=headers)
+    resp = web.Response(
+        body=encode(data),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
     if revision is not None:
         resp.headers["ETag"] = etag(revision)
     return resp
