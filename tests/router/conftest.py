@@ -9,6 +9,7 @@ location names its own SIPp instance as the registrar holding its flow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import defaultdict
@@ -146,18 +147,19 @@ class Router:
     address: str
 
 
-@pytest.fixture(scope="module")
-async def router(
-    config_api: ConfigApi, router_db: str, nats_url: str, bus: Bus
+@contextlib.asynccontextmanager
+async def serve_router(
+    config_api: ConfigApi, router_db: str, nats_url: str, bus: Bus, **extra: str
 ) -> AsyncIterator[Router]:
+    """A router service without a media service: accounts allow direct media unless a
+    test says otherwise, and then the failure to anchor is what it checks."""
     env = _env(
         router_db,
         nats_url,
         CENTRALINO_CONFIG_GRPC=config_api.grpc_address,
         CENTRALINO_ROUTER_SIP="127.0.0.1:0",
-        # no media service in these tests: accounts allow direct media unless a test says
-        # otherwise, and then the failure to anchor is what it checks
         CENTRALINO_MEDIA_GRPC="127.0.0.1:1",
+        **extra,
     )
     settings = CommonSettings.from_env("router", env)
     service = RouterService(settings)
@@ -166,6 +168,14 @@ async def router(
         yield Router(service, f"127.0.0.1:{service.sip_port}")
     finally:
         await _stop(task)
+
+
+@pytest.fixture(scope="module")
+async def router(
+    config_api: ConfigApi, router_db: str, nats_url: str, bus: Bus
+) -> AsyncIterator[Router]:
+    async with serve_router(config_api, router_db, nats_url, bus) as running:
+        yield running
 
 
 #: the media service's RTP ports in these tests (inside the router's 36000-36999 range)

@@ -115,14 +115,21 @@ def _identity(account: str, tenant: str, origin: str) -> str:
 
 
 def caller_answered(
-    account: str, tenant: str, dialled: str, hold_ms: int = 500, origin: str = "internal"
+    account: str,
+    tenant: str,
+    dialled: str,
+    hold_ms: int = 500,
+    origin: str = "internal",
+    identity: str | None = None,
 ) -> str:
-    """Call ``dialled``, expect 200, hold ``hold_ms``, hang up with BYE."""
+    """Call ``dialled``, expect 200, hold ``hold_ms``, hang up with BYE. ``identity``
+    replaces the edge's headers (a provider sends none)."""
     fmt = {"account": account or "ext", "tenant": tenant, "dialled": dialled}
+    headers = identity or _identity(account, tenant, origin)
     return (
         _PREAMBLE
         + '<scenario name="caller answered">\n'
-        + _CALLER_INVITE.format(**fmt, identity=_identity(account, tenant, origin), sdp=SDP)
+        + _CALLER_INVITE.format(**fmt, identity=headers, sdp=SDP)
         + '  <recv response="200" rrs="true"/>\n'
         + _IN_DIALOG.format(**fmt, retrans="", method="ACK", cseq=1)
         + f'  <pause milliseconds="{hold_ms}"/>\n'
@@ -132,14 +139,20 @@ def caller_answered(
 
 
 def caller_refused(
-    account: str, tenant: str, dialled: str, status: int, origin: str = "internal"
+    account: str,
+    tenant: str,
+    dialled: str,
+    status: int,
+    origin: str = "internal",
+    identity: str | None = None,
 ) -> str:
     """Call ``dialled`` and expect the final ``status`` (then ACK it)."""
     fmt = {"account": account or "ext", "tenant": tenant, "dialled": dialled}
+    headers = identity or _identity(account, tenant, origin)
     return (
         _PREAMBLE
         + '<scenario name="caller refused">\n'
-        + _CALLER_INVITE.format(**fmt, identity=_identity(account, tenant, origin), sdp=SDP)
+        + _CALLER_INVITE.format(**fmt, identity=headers, sdp=SDP)
         + f'  <recv response="{status}"/>\n'
         + """  <send><![CDATA[
       ACK sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0

@@ -20,12 +20,10 @@ import dns.rrset
 import pytest
 
 from centralino.bus import Bus
-from centralino.settings import CommonSettings
 from centralino_router.features.trunk_registration import TrunkState
-from centralino_router.service import RouterService
 from centralino_router.sipmsg import SipMessage
 
-from .conftest import ConfigApi, Router, Tenant, _env, _serve, _stop
+from .conftest import ConfigApi, Router, Tenant, serve_router
 from .features_sipp import (
     caller_refers,
     caller_service,
@@ -403,21 +401,12 @@ async def enum_router(
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(_EnumServer, local_addr=("127.0.0.1", 0))
     port = transport.get_extra_info("sockname")[1]
-    env = _env(
-        router_db,
-        nats_url,
-        CENTRALINO_CONFIG_GRPC=config_api.grpc_address,
-        CENTRALINO_ROUTER_SIP="127.0.0.1:0",
-        CENTRALINO_MEDIA_GRPC="127.0.0.1:1",
-        CENTRALINO_ENUM_NAMESERVER=f"127.0.0.1:{port}",
-    )
-    settings = CommonSettings.from_env("router", env)
-    service = RouterService(settings)
-    task = await _serve(service, settings, bus)
     try:
-        yield Router(service, f"127.0.0.1:{service.sip_port}")
+        async with serve_router(
+            config_api, router_db, nats_url, bus, CENTRALINO_ENUM_NAMESERVER=f"127.0.0.1:{port}"
+        ) as running:
+            yield running
     finally:
-        await _stop(task)
         transport.close()
 
 

@@ -36,7 +36,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg
 from opentelemetry import context as otel_context
@@ -59,6 +59,7 @@ from centralino_router.features.dialplan import (
 )
 from centralino_router.features.lock import (
     ClassChoice,
+    LockSettings,
     Result,
     UnlockMode,
     call_placed,
@@ -316,15 +317,18 @@ class Call:
 
     # -- service codes -------------------------------------------------------------
 
+    async def _lock_settings(self, ext: config_pb2.Extension) -> LockSettings:
+        """The extension's lock settings; a malformed document ends the call with 500."""
+        try:
+            return lock_settings(ext)
+        except PolicyError as exc:
+            await self.finish(500, "Server Internal Error", "bad_config", str(exc))
+
     async def _lock_service(self, ext: config_pb2.Extension, kind: ServiceCall) -> None:
         """LOCK-03/04, EXT-12: lock or unlock the caller's extension. A refusal is a 403
         naming why; success answers and hangs up once the phone has ACKed."""
         tenant = self.record.tenant
-        try:
-            cfg = lock_settings(ext)
-        except PolicyError as exc:
-            await self.finish(500, "Server Internal Error", "bad_config", str(exc))
-            return
+        cfg = await self._lock_settings(ext)
         store = self.b2bua.lock_store
         now = time.time()
         try:
@@ -699,11 +703,7 @@ class Call:
         the owner placed this call, so a per-call unlock is used up (LOCK-06); a forward
         on an extension's behalf only reads the lock."""
         tenant = self.record.tenant
-        try:
-            cfg = lock_settings(owner)
-        except PolicyError as exc:
-            await self.finish(500, "Server Internal Error", "bad_config", str(exc))
-            return
+        cfg = await self._lock_settings(owner)
         now = time.time()
         store = self.b2bua.lock_store
         try:
@@ -1424,7 +1424,7 @@ class Call:
         cause: str,
         detail: str = "",
         extra: list[tuple[str, str]] | None = None,
-    ) -> None:
+    ) -> NoReturn:
         """Give the caller its final answer and end the call; stops the current step."""
         if detail:
             self.record.detail = detail

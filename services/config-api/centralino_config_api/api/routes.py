@@ -599,40 +599,49 @@ async def patch_sip_settings(request: web.Request) -> web.Response:
     return reply(singletons.view(doc, revision), revision=revision)
 
 
-async def get_service_codes(request: web.Request) -> web.Response:
-    tenant = request.match_info["tenant"]
-    async with request.app[CORE].read() as conn:
-        await _tenant_exists(conn, tenant)
-        doc, revision = await singletons.load(conn, singletons.CODES, tenant)
-    return reply(singletons.view(doc, revision), revision=revision)
+def tenant_singleton_routes(
+    reg: Registry, kind: str, segment: str, schema: str, read_summary: str, write_summary: str
+) -> None:
+    """GET and PATCH of one per-tenant settings document (service codes, numbering plan)."""
 
+    async def get_(request: web.Request) -> web.Response:
+        tenant = request.match_info["tenant"]
+        async with request.app[CORE].read() as conn:
+            await _tenant_exists(conn, tenant)
+            doc, revision = await singletons.load(conn, kind, tenant)
+        return reply(singletons.view(doc, revision), revision=revision)
 
-async def patch_service_codes(request: web.Request) -> web.Response:
-    tenant = request.match_info["tenant"]
-    body = await body_json(request)
-    expected = if_match(request)
-    async with request.app[CORE].tx() as conn:
-        await _tenant_exists(conn, tenant)
-        doc, revision = await singletons.update(conn, singletons.CODES, body, expected, tenant)
-    return reply(singletons.view(doc, revision), revision=revision)
+    async def patch_(request: web.Request) -> web.Response:
+        tenant = request.match_info["tenant"]
+        body = await body_json(request)
+        expected = if_match(request)
+        async with request.app[CORE].tx() as conn:
+            await _tenant_exists(conn, tenant)
+            doc, revision = await singletons.update(conn, kind, body, expected, tenant)
+        return reply(singletons.view(doc, revision), revision=revision)
 
-
-async def get_numbering_plan(request: web.Request) -> web.Response:
-    tenant = request.match_info["tenant"]
-    async with request.app[CORE].read() as conn:
-        await _tenant_exists(conn, tenant)
-        doc, revision = await singletons.load(conn, singletons.PLAN, tenant)
-    return reply(singletons.view(doc, revision), revision=revision)
-
-
-async def patch_numbering_plan(request: web.Request) -> web.Response:
-    tenant = request.match_info["tenant"]
-    body = await body_json(request)
-    expected = if_match(request)
-    async with request.app[CORE].tx() as conn:
-        await _tenant_exists(conn, tenant)
-        doc, revision = await singletons.update(conn, singletons.PLAN, body, expected, tenant)
-    return reply(singletons.view(doc, revision), revision=revision)
+    path = f"{T}/{segment}"
+    reg.add(
+        "GET",
+        path,
+        get_,
+        read_summary,
+        access="tenant_read",
+        tag="settings",
+        response=_ref(schema),
+    )
+    reg.add(
+        "PATCH",
+        path,
+        patch_,
+        write_summary,
+        access="tenant_write",
+        tag="settings",
+        request=_ref(f"{schema}Write"),
+        response=_ref(schema),
+        conditional=True,
+        extra_responses=(422,),
+    )
 
 
 # -- users ------------------------------------------------------------------------------
@@ -1020,47 +1029,21 @@ def build_registry() -> Registry:
     catalog_routes(reg, KINDS["routing_class"], "routing-classes", "RoutingClass")
     catalog_routes(reg, KINDS["trunk"], "trunks", "Trunk")
 
-    reg.add(
-        "GET",
-        T + "/service-codes",
-        get_service_codes,
+    tenant_singleton_routes(
+        reg,
+        singletons.CODES,
+        "service-codes",
+        "ServiceCodes",
         "Numbering-plan service codes",
-        access="tenant_read",
-        tag="settings",
-        response=_ref("ServiceCodes"),
-    )
-    reg.add(
-        "PATCH",
-        T + "/service-codes",
-        patch_service_codes,
         "Change service codes",
-        access="tenant_write",
-        tag="settings",
-        request=_ref("ServiceCodesWrite"),
-        response=_ref("ServiceCodes"),
-        conditional=True,
-        extra_responses=(422,),
     )
-    reg.add(
-        "GET",
-        T + "/numbering-plan",
-        get_numbering_plan,
+    tenant_singleton_routes(
+        reg,
+        singletons.PLAN,
+        "numbering-plan",
+        "NumberingPlan",
         "Numbering plan: country code, dialling prefixes, ENUM domain",
-        access="tenant_read",
-        tag="settings",
-        response=_ref("NumberingPlan"),
-    )
-    reg.add(
-        "PATCH",
-        T + "/numbering-plan",
-        patch_numbering_plan,
         "Change the numbering plan",
-        access="tenant_write",
-        tag="settings",
-        request=_ref("NumberingPlanWrite"),
-        response=_ref("NumberingPlan"),
-        conditional=True,
-        extra_responses=(422,),
     )
     reg.add(
         "GET",
