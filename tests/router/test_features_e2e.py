@@ -752,3 +752,44 @@ async def test_a_trunks_codecs_are_what_the_provider_is_offered(
     assert (await provider.wait()).ok
     (ended,) = await tenant.events.ended()
     assert not ended.direct_media
+
+
+@pytest.fixture(scope="module")
+async def second_router(
+    config_api: ConfigApi, router_db: str, nats_url: str, bus: Bus
+) -> AsyncIterator[Router]:
+    """Another router replica on the same NATS and config."""
+    async with serve_router(config_api, router_db, nats_url, bus) as running:
+        yield running
+
+
+async def test_pickup_finds_a_call_ringing_on_another_router_replica_PICK_01(
+    router: Router, second_router: Router, tenant: Tenant, tmp_path: Path
+) -> None:
+    """The call rings through one replica, the picker's *8 reaches the other: the pickup
+    is sent on to the replica holding the call, which bridges it."""
+    caller, picker, _ = await _pickup_setup(tenant)
+    desk = await tenant.account("desk", "201")
+    device = Sipp(tmp_path, "desk", device_rings_until_cancelled(COMPLETED_ELSEWHERE))
+    await device.start_uas()
+    await tenant.register(desk, device.address)
+    call = asyncio.create_task(
+        Sipp(tmp_path, "caller", caller_answered(caller, tenant.name, "201", hold_ms=800)).call(
+            second_router.address
+        )
+    )
+    call_id = await _ringing(tenant)
+    taken = await Sipp(
+        tmp_path, "picker", caller_service(picker, tenant.name, "*8", declined=False)
+    ).call(router.address)
+    assert taken.ok, taken.stdout
+    result = await call
+    assert result.ok, result.stdout
+    assert (await device.wait()).ok
+    ended = {e.call_id: e for e in await tenant.events.ended(3)}
+    picked = ended[call_id]
+    assert (picked.callee_extension, picked.callee_account, picked.router) == (
+        "202",
+        picker,
+        second_router.service.settings.instance_id,
+    )

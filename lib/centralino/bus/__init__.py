@@ -8,6 +8,7 @@ from centralino.bus.subjects import (
     any_tenant,
     event_subject,
     heartbeat_subject,
+    ringing_subject,
     tenant_of,
     tenant_wildcard,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "any_tenant",
     "event_subject",
     "heartbeat_subject",
+    "ringing_subject",
     "tenant_of",
     "tenant_wildcard",
 ]

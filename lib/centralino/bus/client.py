@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -120,6 +121,53 @@ class Bus:
                 otel_context.detach(token)
 
         return await self.nc.subscribe(subject, queue=queue, cb=on_msg)
+
+    async def answer(
+        self,
+        subject: str,
+        request_type: type[M],
+        handler: Callable[[M], Awaitable[Message]],
+    ) -> Subscription:
+        """Serve requests on ``subject`` (core NATS): every subscriber answers, so a
+        requester can gather from all replicas of a service."""
+
+        async def on_msg(msg: Msg) -> None:
+            try:
+                request = request_type.FromString(msg.data)
+            except DecodeError:
+                log.warning("dropping undecodable %s on %s", request_type.__name__, msg.subject)
+                return
+            if msg.reply:
+                reply = await handler(request)
+                await self.nc.publish(
+                    msg.reply, reply.SerializeToString(), headers=self._headers(reply)
+                )
+
+        return await self.nc.subscribe(subject, cb=on_msg)
+
+    async def gather(
+        self, subject: str, request: Message, reply_type: type[M], window: float
+    ) -> list[M]:
+        """Ask every server of ``subject`` and collect the answers that arrive within
+        ``window`` seconds (scatter-gather: the number of replicas is not known here)."""
+        replies: list[M] = []
+
+        async def on_reply(msg: Msg) -> None:
+            try:
+                replies.append(reply_type.FromString(msg.data))
+            except DecodeError:
+                log.warning("dropping undecodable %s on %s", reply_type.__name__, msg.subject)
+
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox, cb=on_reply)
+        try:
+            await self.nc.publish(
+                subject, request.SerializeToString(), reply=inbox, headers=self._headers(request)
+            )
+            await asyncio.sleep(window)  # the window is the protocol: answers after it are late
+        finally:
+            await sub.unsubscribe()
+        return replies
 
     async def close(self) -> None:
         if not self.nc.is_closed:

@@ -52,6 +52,14 @@ def any_tenant(domain: str, *parts: str) -> str:
     return f"{ROOT}.*.{_check(domain)}.{tail}"
 
 
+RINGING_PREFIX = f"sys.{ROOT}.router.ringing"
+
+
+def ringing_subject(tenant: str) -> str:
+    """Where router replicas answer which calls ring on them (request/reply, not stored)."""
+    return f"{RINGING_PREFIX}.{_check(tenant)}"
+
+
 def heartbeat_subject(service: str) -> str:
     return f"{HEARTBEAT_PREFIX}.{_check(service)}"
 

@@ -15,7 +15,9 @@ from typing import Any
 
 from nats.errors import Error as NatsError
 
+from centralino.bus import ringing_subject
 from centralino.sip.transport import Address, Flow, TransportKind, TransportManager
+from centralino.v1 import router_pb2
 from centralino_router.call import Call
 from centralino_router.counters import CallCounter, CounterConflictError
 from centralino_router.features.enum_lookup import EnumResolver
@@ -29,6 +31,9 @@ from centralino_router.trunk_gateway import TrunkGateway
 from centralino_router.wire import Inbound, Wire
 
 log = logging.getLogger(__name__)
+
+#: how long a pickup waits for the other router replicas to say what rings on them
+RINGING_GATHER_SECONDS = 0.25
 
 #: lease renewals in flight at once: thousands of calls renew without a burst of RPCs
 RENEW_CONCURRENCY = 32
@@ -89,6 +94,37 @@ class B2bua:
 
     def register_branch(self, call: Call, branch: BranchLeg) -> None:
         self._branches[branch.call_id] = (call, branch)
+
+    @property
+    def sip_address(self) -> str:
+        host, port = self.wire.advertised
+        return f"{host}:{port}"
+
+    async def ringing_calls(self, query: router_pb2.RingingQuery) -> router_pb2.RingingCalls:
+        """This replica's calls ringing in ``query.tenant`` (served to the other replicas)."""
+        return router_pb2.RingingCalls(
+            calls=[
+                router_pb2.RingingCall(
+                    call_id=call.call_id,
+                    extension=call.record.callee_extension,
+                    ringing_since=call.ringing_since,
+                    router_sip=self.sip_address,
+                )
+                for call in list(self.calls.values())
+                if call.record.tenant == query.tenant and call.is_ringing
+            ]
+        )
+
+    async def ringing_elsewhere(self, tenant: str) -> list[router_pb2.RingingCall]:
+        """The calls ringing in ``tenant`` on the other router replicas."""
+        replies = await self.recorder.bus.gather(
+            ringing_subject(tenant),
+            router_pb2.RingingQuery(tenant=tenant),
+            router_pb2.RingingCalls,
+            RINGING_GATHER_SECONDS,
+        )
+        mine = self.sip_address
+        return [c for reply in replies for c in reply.calls if c.router_sip != mine]
 
     def swap_caller(self, call: Call, former: BranchLeg, adopted: BranchLeg) -> None:
         """A caller transferred its device away: the device's dialog now reaches the call

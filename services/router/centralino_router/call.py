@@ -110,6 +110,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: names the ringing call a pickup is for, when one replica sends the pickup to another
+PICKUP_HEADER = "X-Centralino-Pickup"
+
 #: how long a finished call stays matchable for late messages (64*T1)
 LINGER_SECONDS = 32.0
 
@@ -384,9 +387,11 @@ class Call:
         )
 
     async def _pickup(self, picker: config_pb2.Extension, kind: ServiceCall) -> None:
-        """The picker's call: find the call it may take and hand this dialog over to it.
-        Only calls handled by this router replica are seen (see docs/architecture.md)."""
+        """The picker's call: find the call it may take, on any router replica, and hand
+        this dialog over to it. A call ringing on another replica is reached by sending
+        this pickup there (``X-Centralino-Pickup`` names the call), which then bridges."""
         tenant = self.record.tenant
+        forwarded = self.a.invite.get(PICKUP_HEADER)
         groups = await self._lookup(self.b2bua.lookups.pickup_groups(tenant))
         authorised = {g.id for g in groups if picker.number in g.authorised_numbers}
 
@@ -403,6 +408,20 @@ class Call:
             for c in list(self.b2bua.calls.values())
             if c is not self and c.record.tenant == tenant and c.is_ringing
         ]
+        elsewhere: dict[str, str] = {}
+        if forwarded is None:
+            for remote in await self.b2bua.ringing_elsewhere(tenant):
+                elsewhere[remote.call_id] = remote.router_sip
+                ringing.append(
+                    RingingCall(
+                        remote.call_id,
+                        remote.extension,
+                        member_of(remote.extension),
+                        remote.ringing_since,
+                    )
+                )
+        else:  # another replica chose this call; the rule is checked again here
+            ringing = [r for r in ringing if r.call_id == forwarded]
         if kind.service is Service.PICKUP:
             target = select_group_pickup(picker.number, authorised, ringing)
             wanted = [r for r in ringing if r.extension != picker.number]
@@ -419,6 +438,9 @@ class Call:
                 480, "Temporarily Unavailable", "nothing_to_pick_up", "no call is ringing"
             )
         assert target is not None
+        if target.call_id in elsewhere:
+            await self._pickup_elsewhere(target.call_id, elsewhere[target.call_id])
+            return
         call = self.b2bua.calls[target.call_id]
         taken: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         call.post(lambda: call.picked_up(self, taken))
@@ -428,6 +450,27 @@ class Call:
             )
         self.record.detail = f"picked up {target.call_id} ringing at {target.extension}"
         await self.end("picked_up", 200)
+
+    async def _pickup_elsewhere(self, call_id: str, router_sip: str) -> None:
+        """Send this pickup to the replica where the call rings; this call then bridges
+        the picker to that replica like any other leg (media is anchored there)."""
+        assert self.caller is not None
+        host, _, port = router_sip.rpartition(":")
+        extra = [
+            ("X-Centralino-Account", self.caller.username),
+            ("X-Centralino-Tenant", self.record.tenant),
+            (PICKUP_HEADER, call_id),
+        ]
+        dialled = self.record.dialled
+        await self._call_out(
+            f"pickup@{router_sip}",
+            f"sip:{dialled}@{router_sip}",
+            (host, int(port)),
+            dialled,
+            None,
+            extra=extra,
+            anchor=False,
+        )
 
     async def picked_up(self, picker: Call, taken: asyncio.Future[bool]) -> None:
         """This ringing call is taken by ``picker``: its devices stop ringing and the
@@ -775,15 +818,21 @@ class Call:
         next_hop: tuple[str, int],
         number: str,
         trunk: Trunk | None,
+        *,
+        extra: list[tuple[str, str]] | None = None,
+        anchor: bool = True,
     ) -> None:
-        """One branch out of the PBX: to a trunk (with its credentials) or an ENUM URI."""
+        """One branch out of this router: to a trunk (with its credentials), an ENUM URI,
+        or another replica (a pickup there; ``anchor`` False: that replica anchors)."""
         self.outbound = True
         self.record.callee_extension = ""
         self.record.callee_account = name
         self._close_branches()
         await self._release_media("re-route")
         codecs = list(trunk.codecs) if trunk is not None else []
-        anchor = bool(codecs) or (self.caller is not None and not self.caller.direct_media)
+        anchor = anchor and (
+            bool(codecs) or (self.caller is not None and not self.caller.direct_media)
+        )
         self.record.direct_media = not anchor
         if anchor and not self._transferring:
             try:
@@ -813,7 +862,10 @@ class Call:
             next_hop=next_hop,
             from_header=f'"{display}" <sip:{from_user}@{host}>',
             to_header=f"<{uri}>",
-            extra=[("P-Asserted-Identity", f'"{display}" <sip:{from_user}@{host}>')],
+            extra=[
+                ("P-Asserted-Identity", f'"{display}" <sip:{from_user}@{host}>'),
+                *(extra or []),
+            ],
             credentials=(trunk.username, trunk.password) if trunk and trunk.username else None,
         )
         self.branches[name] = branch
@@ -849,6 +901,8 @@ class Call:
         self.record.caller_account = username
         self.record.caller_extension = caller_ext.number
         self.record.caller_display_name = caller_ext.display_name or caller.display_name
+        if self.a.invite.get(PICKUP_HEADER) is not None:
+            return  # a pickup sent on by another replica, which counts the picker there
         limit = caller_ext.call_limit
         added, active = await self.b2bua.counter.try_add(
             tenant,

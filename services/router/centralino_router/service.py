@@ -8,11 +8,12 @@ import asyncpg
 import grpc
 
 from centralino.bus import any_tenant
+from centralino.bus.subjects import RINGING_PREFIX
 from centralino.grpcserver import channel
 from centralino.service import ServiceContext
 from centralino.settings import CommonSettings
 from centralino.sip.transport import TransportKind, TransportManager
-from centralino.v1 import config_pb2, media_pb2
+from centralino.v1 import config_pb2, media_pb2, router_pb2
 from centralino_router.b2bua import B2bua
 from centralino_router.counters import BUCKET as COUNTERS_BUCKET
 from centralino_router.counters import CallCounter
@@ -95,6 +96,7 @@ class RouterService:
         await ctx.bus.subscribe(
             any_tenant("media", "session", "error"), media_pb2.MediaError, on_media_error
         )
+        await ctx.bus.answer(f"{RINGING_PREFIX}.*", router_pb2.RingingQuery, b2bua.ringing_calls)
         await b2bua.trunks.sync()
         log.info("router SIP listening", extra={"sip": f"{listener.local[0]}:{self.sip_port}"})
 
