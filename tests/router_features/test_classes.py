@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from centralino.v1 import config_pb2
 from centralino_router.features.classes import (
     Allowed,
     Denied,
@@ -14,6 +15,8 @@ from centralino_router.features.classes import (
     compile_pattern,
     route,
 )
+from centralino_router.policy import PolicyError
+from centralino_router.routing import routing_class
 
 
 @pytest.mark.parametrize(
@@ -52,15 +55,17 @@ def test_bad_patterns_are_rejected(bad: str) -> None:
         compile_pattern(bad)
 
 
-OFFICE = RoutingClass.from_config(
-    "office",
-    [
-        {"pattern": "112", "action": "allow", "trunk": "emergency"},
-        {"pattern": "00.", "action": "deny"},
-        {"pattern": "+.", "action": "deny"},
-        {"pattern": "0[3-9].", "action": "deny"},
-        {"pattern": "0NX.", "action": "allow", "trunk": "telco"},
-    ],
+OFFICE = routing_class(
+    config_pb2.RoutingClass(
+        name="office",
+        rules=[
+            config_pb2.RoutingRule(pattern="112", allow=True, trunk_id="emergency"),
+            config_pb2.RoutingRule(pattern="00.", allow=False),
+            config_pb2.RoutingRule(pattern="+.", allow=False),
+            config_pb2.RoutingRule(pattern="0[3-9].", allow=False),
+            config_pb2.RoutingRule(pattern="0nx.", allow=True, trunk_id="telco"),  # any case
+        ],
+    )
 )
 
 
@@ -86,19 +91,10 @@ def test_empty_class_denies_everything() -> None:
     assert isinstance(route("112", RoutingClass("none", ())), Denied)
 
 
-@pytest.mark.parametrize(
-    "rows",
-    [
-        [{"pattern": "X.", "action": "maybe", "trunk": "t"}],
-        [{"pattern": "X.", "action": "allow"}],
-        [{"pattern": 5, "action": "deny"}],
-        ["X."],
-        [{"pattern": "Q", "action": "deny"}],
-    ],
-)
-def test_bad_config_names_the_rule(rows: list[object]) -> None:
-    with pytest.raises(PatternError, match=r"classes\.c\.rules\[0\]"):
-        RoutingClass.from_config("c", rows)
+def test_a_bad_stored_rule_names_its_class() -> None:
+    bad = config_pb2.RoutingClass(name="c", rules=[config_pb2.RoutingRule(pattern="Q")])
+    with pytest.raises(PolicyError, match="routing class c"):
+        routing_class(bad)
 
 
 def test_allow_rule_needs_trunk() -> None:

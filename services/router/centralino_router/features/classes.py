@@ -15,7 +15,6 @@ Rules are tried in order; the first match decides. A number matching no rule is 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -107,28 +106,6 @@ class Rule:
 class RoutingClass:
     name: str
     rules: tuple[Rule, ...]
-
-    @classmethod
-    def from_config(cls, name: str, rules: Sequence[object]) -> RoutingClass:
-        """Build a class from config rows ``{"pattern", "action": allow|deny, "trunk"}``."""
-        parsed: list[Rule] = []
-        for index, row in enumerate(rules):
-            where = f"classes.{name}.rules[{index}]"
-            if not isinstance(row, dict):
-                raise PatternError(f"{where}: expected an object")
-            pattern, action, trunk = row.get("pattern"), row.get("action"), row.get("trunk", "")
-            if not isinstance(pattern, str) or not isinstance(trunk, str):
-                raise PatternError(f"{where}: pattern and trunk must be strings")
-            try:
-                verdict = Verdict(action if isinstance(action, str) else "")
-            except ValueError:
-                problem = f"action must be allow or deny, not {action!r}"
-                raise PatternError(f"{where}: {problem}") from None
-            try:
-                parsed.append(Rule(pattern, verdict, trunk))
-            except PatternError as exc:
-                raise PatternError(f"{where}: {exc}") from None
-        return cls(name, tuple(parsed))
 
 
 @dataclass(frozen=True, slots=True)

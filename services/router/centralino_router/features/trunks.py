@@ -1,12 +1,7 @@
 """SIP trunk settings from config, and the DID -> extension mapping of incoming calls.
 
-A trunk document (config-api's shape)::
-
-    {"name": "telco", "registrar": "sip:provider.example", "username": "0612345",
-     "password": "...", "aor": "sip:0612345@provider.example",
-     "outbound_proxy": "sip:proxy.provider.example",   # optional
-     "register": true, "expires": 3600, "codecs": ["PCMA", "G722"],
-     "dids": {"+390612345": "100", "+39061234599": "200"}, "default_extension": "100"}
+config-api validates and serves trunks (gRPC ``ListTrunks``); :meth:`Trunk.from_proto`
+turns one into the URIs registration and calls need.
 
 Incoming calls from a trunk have origin external (OVF-01): the B2BUA maps the called
 number with :func:`extension_for_did` and applies the extension's external-origin rules.
@@ -14,24 +9,12 @@ number with :func:`extension_for_did` and applies the extension's external-origi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from centralino.sip import SipError
-from centralino.sip.uri import parse_uri
 from centralino.v1 import config_pb2
 
 from .trunk_registration import TrunkAccount
-
-_NUMBER = re.compile(r"^\+?[0-9]{1,20}$")
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_CODEC = re.compile(r"^[A-Za-z0-9.-]{1,32}$")
-
-
-class TrunkConfigError(ValueError):
-    """A trunk document is malformed; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,49 +59,6 @@ class Trunk:
             id=pb.id,
         )
 
-    @classmethod
-    def from_config(cls, doc: Mapping[str, Any]) -> Trunk:
-        name = _string(doc, "name", "trunk")
-        where = f"trunks.{name}"
-        if not _NAME.match(name):
-            raise TrunkConfigError(f"{where}.name: letters, digits, - and _ only")
-        registrar = _uri(doc, "registrar", where)
-        aor = _uri(doc, "aor", where)
-        proxy = _uri(doc, "outbound_proxy", where) if doc.get("outbound_proxy") else None
-        expires = doc.get("expires", 3600)
-        if not isinstance(expires, int) or isinstance(expires, bool) or expires < 60:
-            raise TrunkConfigError(f"{where}.expires: an integer of at least 60 seconds")
-        register = doc.get("register", True)
-        if not isinstance(register, bool):
-            raise TrunkConfigError(f"{where}.register: true or false")
-        codecs = doc.get("codecs", [])
-        if not isinstance(codecs, list) or not all(
-            isinstance(c, str) and _CODEC.match(c) for c in codecs
-        ):
-            raise TrunkConfigError(f"{where}.codecs: a list of codec names")
-        dids = doc.get("dids", {})
-        if not isinstance(dids, dict) or not all(
-            isinstance(k, str) and _NUMBER.match(k) and isinstance(v, str) and v
-            for k, v in dids.items()
-        ):
-            raise TrunkConfigError(f"{where}.dids: an object of number -> extension")
-        default = doc.get("default_extension")
-        if default is not None and (not isinstance(default, str) or not default):
-            raise TrunkConfigError(f"{where}.default_extension: an extension number")
-        return cls(
-            name=name,
-            registrar=registrar,
-            aor=aor,
-            username=_string(doc, "username", where),
-            password=_string(doc, "password", where),
-            outbound_proxy=proxy,
-            register=register,
-            expires=expires,
-            codecs=tuple(codecs),
-            dids=dict(dids),
-            default_extension=default,
-        )
-
 
 def account_for(
     trunk: Trunk, contact: str, via_sent_by: str, transport: str = "UDP"
@@ -135,22 +75,6 @@ def account_for(
         expires=trunk.expires,
         outbound_proxy=trunk.outbound_proxy,
     )
-
-
-def _string(doc: Mapping[str, Any], key: str, where: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise TrunkConfigError(f"{where}.{key}: a non-empty string is required")
-    return value
-
-
-def _uri(doc: Mapping[str, Any], key: str, where: str) -> str:
-    value = _string(doc, key, where)
-    try:
-        parse_uri(value)
-    except SipError as exc:
-        raise TrunkConfigError(f"{where}.{key}: {exc}") from exc
-    return value
 
 
 def extension_for_did(trunk: Trunk, called: str) -> str | None:
