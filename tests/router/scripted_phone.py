@@ -44,12 +44,16 @@ class ScriptedPhone(asyncio.DatagramProtocol):
     tenant: str
     inbox: asyncio.Queue[SipMessage] = field(default_factory=asyncio.Queue)
     transport: asyncio.DatagramTransport | None = None
+    #: where each received message came from, to answer it there
+    sources: dict[int, str] = field(default_factory=dict)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.inbox.put_nowait(SipMessage.parse(data))
+        message = SipMessage.parse(data)
+        self.sources[id(message)] = f"{addr[0]}:{addr[1]}"
+        self.inbox.put_nowait(message)
 
     @property
     def address(self) -> str:
@@ -84,9 +88,11 @@ class ScriptedPhone(asyncio.DatagramProtocol):
         return f"SIP/2.0/UDP {self.address};rport;branch=z9hG4bK{uuid.uuid4().hex[:12]}"
 
     def reply(
-        self, request: SipMessage, status: int, reason: str, router: str, **kw: object
+        self, request: SipMessage, status: int, reason: str, router: str = "", **kw: object
     ) -> None:
-        self.send(response_to(request, status, reason, **kw), router)  # type: ignore[arg-type]
+        """Answer ``request``; by default where it came from."""
+        to = router or self.sources[id(request)]
+        self.send(response_to(request, status, reason, **kw), to)  # type: ignore[arg-type]
 
     async def answer(self, router: str) -> Leg:
         """Take an incoming call: 200 with SDP, then its ACK."""

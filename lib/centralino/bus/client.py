@@ -126,10 +126,10 @@ class Bus:
         self,
         subject: str,
         request_type: type[M],
-        handler: Callable[[M], Awaitable[Message]],
+        handler: Callable[[M], Awaitable[Message | None]],
     ) -> Subscription:
-        """Serve requests on ``subject`` (core NATS): every subscriber answers, so a
-        requester can gather from all replicas of a service."""
+        """Serve requests on ``subject`` (core NATS): every subscriber may answer (None:
+        stay silent), so a requester can gather from all replicas of a service."""
 
         async def on_msg(msg: Msg) -> None:
             try:
@@ -137,8 +137,8 @@ class Bus:
             except DecodeError:
                 log.warning("dropping undecodable %s on %s", request_type.__name__, msg.subject)
                 return
-            if msg.reply:
-                reply = await handler(request)
+            reply = await handler(request)
+            if msg.reply and reply is not None:
                 await self.nc.publish(
                     msg.reply, reply.SerializeToString(), headers=self._headers(reply)
                 )

@@ -53,11 +53,17 @@ def any_tenant(domain: str, *parts: str) -> str:
 
 
 RINGING_PREFIX = f"sys.{ROOT}.router.ringing"
+CALLS_PREFIX = f"sys.{ROOT}.router.calls"
 
 
 def ringing_subject(tenant: str) -> str:
     """Where router replicas answer which calls ring on them (request/reply, not stored)."""
     return f"{RINGING_PREFIX}.{_check(tenant)}"
+
+
+def calls_subject(tenant: str) -> str:
+    """Where the router replica holding an answered call says so (request/reply)."""
+    return f"{CALLS_PREFIX}.{_check(tenant)}"
 
 
 def heartbeat_subject(service: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from nats.errors import Error as NatsError
 
-from centralino.bus import ringing_subject
+from centralino.bus import calls_subject, ringing_subject
 from centralino.sip.transport import Address, Flow, TransportKind, TransportManager
 from centralino.v1 import router_pb2
 from centralino_router.call import Call
@@ -32,7 +32,7 @@ from centralino_router.wire import Inbound, Wire
 
 log = logging.getLogger(__name__)
 
-#: how long a pickup waits for the other router replicas to say what rings on them
+#: how long a pickup or a transfer waits for the other router replicas to answer
 RINGING_GATHER_SECONDS = 0.25
 
 #: lease renewals in flight at once: thousands of calls renew without a burst of RPCs
@@ -125,6 +125,26 @@ class B2bua:
         )
         mine = self.sip_address
         return [c for reply in replies for c in reply.calls if c.router_sip != mine]
+
+    async def where_is(self, query: router_pb2.CallQuery) -> router_pb2.CallWhereabouts | None:
+        """Served to the other replicas: here, if this replica holds the answered call."""
+        call = self.calls.get(query.call_id)
+        if call is None or call.ended or call.winner is None:
+            return None
+        if call.record.tenant != query.tenant:
+            return None
+        return router_pb2.CallWhereabouts(call_id=call.call_id, router_sip=self.sip_address)
+
+    async def call_elsewhere(self, tenant: str, call_id: str) -> str | None:
+        """The SIP address of the replica holding the answered call ``call_id``, if any."""
+        replies = await self.recorder.bus.gather(
+            calls_subject(tenant),
+            router_pb2.CallQuery(tenant=tenant, call_id=call_id),
+            router_pb2.CallWhereabouts,
+            RINGING_GATHER_SECONDS,
+        )
+        mine = self.sip_address
+        return next((r.router_sip for r in replies if r.router_sip != mine), None)
 
     def swap_caller(self, call: Call, former: BranchLeg, adopted: BranchLeg) -> None:
         """A caller transferred its device away: the device's dialog now reaches the call

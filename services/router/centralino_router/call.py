@@ -101,7 +101,13 @@ from centralino_router.records import CallRecord
 from centralino_router.routing import lock_settings, numbering_plan, routing_class
 from centralino_router.service_answer import declining_answer
 from centralino_router.sipmsg import SipMessage, SipParseError, response_to, uri_of, uri_user
-from centralino_router.transfer import ReferError, Replaces, parse_refer_to, sipfrag
+from centralino_router.transfer import (
+    ReferError,
+    Replaces,
+    parse_refer_to,
+    parse_replaces,
+    sipfrag,
+)
 from centralino_router.trunk_gateway import TenantTrunk, TrunkUnreachableError
 from centralino_router.wire import Inbound
 
@@ -112,6 +118,9 @@ log = logging.getLogger(__name__)
 
 #: names the ringing call a pickup is for, when one replica sends the pickup to another
 PICKUP_HEADER = "X-Centralino-Pickup"
+#: names the consultation call (``callid;to-tag=..;from-tag=..``) an attended transfer
+#: joins, when the transferred call is on one replica and the consultation on another
+REPLACES_HEADER = "X-Centralino-Replaces"
 
 #: how long a finished call stays matchable for late messages (64*T1)
 LINGER_SECONDS = 32.0
@@ -147,6 +156,9 @@ class Call:
         self._bye_on_ack = False
         #: the answered caller waits while a transfer target rings (OVF-01 origin transfer)
         self._transferring = False
+        #: a join for another replica's attended transfer: the ACK's answer goes on to
+        #: the consulted party
+        self._ack_joined: Callable[[bytes], None] | None = None
         self.visited: frozenset[str] = frozenset()
         self.counted: set[tuple[str, str]] = set()
         #: media sessions by branch while ringing; only the winner's is kept
@@ -240,6 +252,10 @@ class Call:
             await self._start_from_trunk(self.from_trunk)
             return
         invite = self.a.invite
+        joined = invite.get(REPLACES_HEADER)
+        if joined is not None and self.record.tenant:
+            await self._join_consultation(joined)
+            return
         raw_origin = (invite.get("X-Centralino-Origin") or Origin.INTERNAL.value).lower()
         if raw_origin not in Origin.__members__.values():
             await self.finish(400, "Bad Request", "bad_request", f"unknown origin {raw_origin!r}")
@@ -539,9 +555,14 @@ class Call:
             answer(400, "Bad Refer-To", b"")
             return
         consult = None
+        consult_at = None
         if target.replaces is not None:
             consult = self._consultation(target.replaces)
             if consult is None:
+                consult_at = await self.b2bua.call_elsewhere(
+                    self.record.tenant, target.replaces.call_id
+                )
+            if consult is None and consult_at is None:
                 answer(481, "Call/Transaction Does Not Exist", b"")
                 return
         answer(202, "Accepted", b"")
@@ -556,9 +577,12 @@ class Call:
         if consult is not None:
             await self._attended(consult, transferor)
             return
-        # blind: the transferor's part is done once the REFER is accepted
+        # blind, or attended to another replica: the transferor's part is done now
         self._notify_and_release(transferor, 200, "OK")
         self._transferring = True
+        if target.replaces is not None and consult_at is not None:
+            await self._attended_elsewhere(target.user, target.replaces, consult_at)
+            return
         self.origin = Origin.TRANSFER
         self.record.origin = self.origin.value
         self.visited = frozenset()
@@ -656,6 +680,72 @@ class Call:
             self.wire.send_stateless(request, dialog.next_hop)
 
         await self._reconnect(leg, resp.body, ack)
+
+    async def _attended_elsewhere(self, user: str, replaces: Replaces, router_sip: str) -> None:
+        """The consultation call is on another replica: call it there without an offer,
+        naming the consultation; that replica joins its consulted party to this leg and
+        this call joins the caller to it as for a blind transfer (RFC 3725 flow I)."""
+        host, _, port = router_sip.rpartition(":")
+        named = f"{replaces.call_id};to-tag={replaces.to_tag};from-tag={replaces.from_tag}"
+        extra = [("X-Centralino-Tenant", self.record.tenant), (REPLACES_HEADER, named)]
+        await self._call_out(
+            f"replaces@{router_sip}",
+            f"sip:{user}@{router_sip}",
+            (host, int(port)),
+            user,
+            None,
+            extra=extra,
+            anchor=False,
+        )
+        self.record.callee_extension = user  # the consulted party, as the transferor knew it
+
+    async def _join_consultation(self, named: str) -> None:
+        """Another replica's attended transfer: take the consulted party of the named
+        consultation call here and answer this offerless INVITE with that party's offer;
+        the answer comes back in the ACK and is passed on (RFC 3725 flow I)."""
+        try:
+            replaces = parse_replaces(named)
+        except ReferError as exc:
+            await self.finish(400, "Bad Request", "bad_request", str(exc))
+        consult = self._consultation(replaces)
+        if consult is None:
+            await self.finish(481, "Call/Transaction Does Not Exist", "transfer_failed")
+        assert consult is not None
+        loop = asyncio.get_running_loop()
+        handed: asyncio.Future[tuple[BranchLeg, str] | None] = loop.create_future()
+        consult.post(lambda: consult.hand_over(handed))
+        taken = await handed
+        if taken is None:
+            await self.finish(481, "Call/Transaction Does Not Exist", "transfer_failed")
+        assert taken is not None
+        leg, extension = taken
+        tenant = self.record.tenant
+        self.origin = Origin.TRANSFER
+        self.record.origin = self.origin.value
+        self.branches[leg.name] = leg
+        self.b2bua.register_branch(self, leg)
+        self.winner = leg
+        self.record.callee_extension = extension
+        self.record.callee_account = leg.name
+        added, _ = await self.b2bua.counter.try_add(tenant, extension, self.call_id, lambda _: True)
+        if added:
+            self.counted.add((tenant, extension))
+        assert leg.dialog is not None
+        resp = await self._send_in_dialog(leg.dialog, "INVITE", leg, ack_later=True)
+        if not 200 <= resp.status < 300 or not resp.body:
+            await self.finish(480, "Temporarily Unavailable", "transfer_failed", "party refused")
+        dialog = leg.dialog
+
+        def ack(body: bytes) -> None:
+            request = dialog.request(
+                "ACK", body, cseq=resp.cseq[0], extra=leg.extra_for_in_dialog()
+            )
+            self.wire.send_stateless(request, dialog.next_hop)
+
+        self._ack_joined = ack
+        self.record.answered = time.time()
+        self.a.respond(200, "OK", resp.body, on_no_ack=lambda: self.post(self._no_ack))
+        await self.b2bua.recorder.publish(self.record, "answered", time.time())
 
     async def hand_over(self, handed: asyncio.Future[tuple[BranchLeg, str] | None]) -> None:
         """This consultation call gives its answered party to an attended transfer and
@@ -1183,6 +1273,9 @@ class Call:
         if method == "ACK":
             if req.cseq[0] == self.a.invite.cseq[0]:
                 self.a.acked()
+                if self._ack_joined is not None and req.body:
+                    self._ack_joined(req.body)
+                    self._ack_joined = None
                 if self._bye_on_ack and not self.ended:
                     self._send_in_dialog(self.a.dialog, "BYE", None)
                     await self.end("service", 200)

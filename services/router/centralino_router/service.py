@@ -8,7 +8,7 @@ import asyncpg
 import grpc
 
 from centralino.bus import any_tenant
-from centralino.bus.subjects import RINGING_PREFIX
+from centralino.bus.subjects import CALLS_PREFIX, RINGING_PREFIX
 from centralino.grpcserver import channel
 from centralino.service import ServiceContext
 from centralino.settings import CommonSettings
@@ -97,6 +97,7 @@ class RouterService:
             any_tenant("media", "session", "error"), media_pb2.MediaError, on_media_error
         )
         await ctx.bus.answer(f"{RINGING_PREFIX}.*", router_pb2.RingingQuery, b2bua.ringing_calls)
+        await ctx.bus.answer(f"{CALLS_PREFIX}.*", router_pb2.CallQuery, b2bua.where_is)
         await b2bua.trunks.sync()
         log.info("router SIP listening", extra={"sip": f"{listener.local[0]}:{self.sip_port}"})
 
