@@ -476,10 +476,11 @@ async def _ringing(tenant: Tenant) -> str:
     )
 
 
-@pytest.mark.parametrize("code", ["*8", "*8201"])
-async def test_pickup_takes_the_call_ringing_in_an_authorised_group_PICK_01_02(
-    router: Router, tenant: Tenant, tmp_path: Path, code: str
-) -> None:
+async def _picked_up(
+    tenant: Tenant, tmp_path: Path, rings_at: Router, picks_at: Router, code: str
+) -> tuple[str, dict[str, Any]]:
+    """201 rings for 200 through ``rings_at``; 202 dials ``code`` through ``picks_at`` and
+    gets the call. Returns the call's id and the ended events by call id."""
     caller, picker, _ = await _pickup_setup(tenant)
     desk = await tenant.account("desk", "201")
     device = Sipp(tmp_path, "desk", device_rings_until_cancelled(COMPLETED_ELSEWHERE))
@@ -487,13 +488,13 @@ async def test_pickup_takes_the_call_ringing_in_an_authorised_group_PICK_01_02(
     await tenant.register(desk, device.address)
     call = asyncio.create_task(
         Sipp(tmp_path, "caller", caller_answered(caller, tenant.name, "201", hold_ms=800)).call(
-            router.address
+            rings_at.address
         )
     )
     call_id = await _ringing(tenant)
     taken = await Sipp(
         tmp_path, "picker", caller_service(picker, tenant.name, code, declined=False)
-    ).call(router.address)
+    ).call(picks_at.address)
     assert taken.ok, taken.stdout
     result = await call
     assert result.ok, result.stdout
@@ -505,6 +506,14 @@ async def test_pickup_takes_the_call_ringing_in_an_authorised_group_PICK_01_02(
         "202",
         picker,
     )
+    return call_id, ended
+
+
+@pytest.mark.parametrize("code", ["*8", "*8201"])
+async def test_pickup_takes_the_call_ringing_in_an_authorised_group_PICK_01_02(
+    router: Router, tenant: Tenant, tmp_path: Path, code: str
+) -> None:
+    call_id, ended = await _picked_up(tenant, tmp_path, router, router, code)
     assert tenant.events.names(call_id) == ["created", "ringing", "answered", "ended"]
     (pickup,) = [e for cid, e in ended.items() if cid != call_id]
     assert (pickup.cause, pickup.dialled) == ("picked_up", code)
@@ -778,28 +787,5 @@ async def test_pickup_finds_a_call_ringing_on_another_router_replica_PICK_01(
 ) -> None:
     """The call rings through one replica, the picker's *8 reaches the other: the pickup
     is sent on to the replica holding the call, which bridges it."""
-    caller, picker, _ = await _pickup_setup(tenant)
-    desk = await tenant.account("desk", "201")
-    device = Sipp(tmp_path, "desk", device_rings_until_cancelled(COMPLETED_ELSEWHERE))
-    await device.start_uas()
-    await tenant.register(desk, device.address)
-    call = asyncio.create_task(
-        Sipp(tmp_path, "caller", caller_answered(caller, tenant.name, "201", hold_ms=800)).call(
-            second_router.address
-        )
-    )
-    call_id = await _ringing(tenant)
-    taken = await Sipp(
-        tmp_path, "picker", caller_service(picker, tenant.name, "*8", declined=False)
-    ).call(router.address)
-    assert taken.ok, taken.stdout
-    result = await call
-    assert result.ok, result.stdout
-    assert (await device.wait()).ok
-    ended = {e.call_id: e for e in await tenant.events.ended(3)}
-    picked = ended[call_id]
-    assert (picked.callee_extension, picked.callee_account, picked.router) == (
-        "202",
-        picker,
-        second_router.service.settings.instance_id,
-    )
+    call_id, ended = await _picked_up(tenant, tmp_path, second_router, router, "*8")
+    assert ended[call_id].router == second_router.service.settings.instance_id

@@ -471,20 +471,23 @@ class Call:
         """Send this pickup to the replica where the call rings; this call then bridges
         the picker to that replica like any other leg (media is anchored there)."""
         assert self.caller is not None
+        account = ("X-Centralino-Account", self.caller.username)
+        await self._to_replica(
+            "pickup", router_sip, self.record.dialled, [account, (PICKUP_HEADER, call_id)]
+        )
+
+    async def _to_replica(
+        self, purpose: str, router_sip: str, user: str, extra: list[tuple[str, str]]
+    ) -> None:
+        """A leg to another router replica, which anchors media itself if it has to."""
         host, _, port = router_sip.rpartition(":")
-        extra = [
-            ("X-Centralino-Account", self.caller.username),
-            ("X-Centralino-Tenant", self.record.tenant),
-            (PICKUP_HEADER, call_id),
-        ]
-        dialled = self.record.dialled
         await self._call_out(
-            f"pickup@{router_sip}",
-            f"sip:{dialled}@{router_sip}",
+            f"{purpose}@{router_sip}",
+            f"sip:{user}@{router_sip}",
             (host, int(port)),
-            dialled,
+            user,
             None,
-            extra=extra,
+            extra=[("X-Centralino-Tenant", self.record.tenant), *extra],
             anchor=False,
         )
 
@@ -685,18 +688,8 @@ class Call:
         """The consultation call is on another replica: call it there without an offer,
         naming the consultation; that replica joins its consulted party to this leg and
         this call joins the caller to it as for a blind transfer (RFC 3725 flow I)."""
-        host, _, port = router_sip.rpartition(":")
         named = f"{replaces.call_id};to-tag={replaces.to_tag};from-tag={replaces.from_tag}"
-        extra = [("X-Centralino-Tenant", self.record.tenant), (REPLACES_HEADER, named)]
-        await self._call_out(
-            f"replaces@{router_sip}",
-            f"sip:{user}@{router_sip}",
-            (host, int(port)),
-            user,
-            None,
-            extra=extra,
-            anchor=False,
-        )
+        await self._to_replica("replaces", router_sip, user, [(REPLACES_HEADER, named)])
         self.record.callee_extension = user  # the consulted party, as the transferor knew it
 
     async def _join_consultation(self, named: str) -> None:
