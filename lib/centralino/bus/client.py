@@ -107,10 +107,8 @@ class Bus:
         publisher's trace context."""
 
         async def on_msg(msg: Msg) -> None:
-            try:
-                event = message_type.FromString(msg.data)
-            except DecodeError:
-                log.warning("dropping undecodable %s on %s", message_type.__name__, msg.subject)
+            event = _decoded(message_type, msg)
+            if event is None:
                 return
             ctx = propagate.extract(msg.headers or {})
             token = otel_context.attach(ctx)
@@ -132,10 +130,8 @@ class Bus:
         stay silent), so a requester can gather from all replicas of a service."""
 
         async def on_msg(msg: Msg) -> None:
-            try:
-                request = request_type.FromString(msg.data)
-            except DecodeError:
-                log.warning("dropping undecodable %s on %s", request_type.__name__, msg.subject)
+            request = _decoded(request_type, msg)
+            if request is None:
                 return
             reply = await handler(request)
             if msg.reply and reply is not None:
@@ -153,10 +149,9 @@ class Bus:
         replies: list[M] = []
 
         async def on_reply(msg: Msg) -> None:
-            try:
-                replies.append(reply_type.FromString(msg.data))
-            except DecodeError:
-                log.warning("dropping undecodable %s on %s", reply_type.__name__, msg.subject)
+            reply = _decoded(reply_type, msg)
+            if reply is not None:
+                replies.append(reply)
 
         inbox = self.nc.new_inbox()
         sub = await self.nc.subscribe(inbox, cb=on_reply)
@@ -175,3 +170,12 @@ class Bus:
                 await self.nc.drain()
             except Exception as exc:  # draining a dead connection must not block shutdown
                 log.info("nats drain failed: %s", exc)
+
+
+def _decoded(message_type: type[M], msg: Msg) -> M | None:
+    """The message's protobuf payload; None (logged) when it is not one."""
+    try:
+        return message_type.FromString(msg.data)
+    except DecodeError:
+        log.warning("dropping undecodable %s on %s", message_type.__name__, msg.subject)
+        return None

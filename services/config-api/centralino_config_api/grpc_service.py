@@ -17,7 +17,8 @@ import grpc
 
 from centralino.v1 import config_pb2, config_pb2_grpc
 from centralino_config_api import accounts, extensions, singletons
-from centralino_config_api.catalog import Catalog
+from centralino_config_api.catalog import TRUNK, Catalog
+from centralino_config_api.catalog import defaults as catalog_defaults
 from centralino_config_api.crypto import SecretKeyError, ha1
 from centralino_config_api.errors import ConfigError, NotFound
 from centralino_config_api.fields import nest
@@ -250,7 +251,8 @@ class ConfigServicer(config_pb2_grpc.ConfigServiceServicer):
             )
             out = []
             for r in rows:
-                d = r["data"]
+                # rows stored before a field existed read as its default, as over REST
+                d = {**catalog_defaults(TRUNK), **r["data"]}
                 secret = (
                     self.catalog.box.decrypt(r["secret"], str(r["id"]))
                     if r["secret"] is not None
@@ -260,25 +262,23 @@ class ConfigServicer(config_pb2_grpc.ConfigServiceServicer):
                     config_pb2.Trunk(
                         id=str(r["id"]),
                         name=r["name"],
-                        enabled=d.get("enabled", True),
-                        host=d.get("host") or "",
-                        port=d.get("port") or 5060,
-                        transport=_TRANSPORT[d.get("transport") or "udp"],
-                        username=d.get("username") or "",
+                        enabled=d["enabled"],
+                        host=d["host"] or "",
+                        port=d["port"],
+                        transport=_TRANSPORT[d["transport"]],
+                        username=d["username"] or "",
                         password=secret,
-                        register=d.get("register", False),
+                        register=d["register"],
                         revision=r["revision"],
-                        outbound_proxy_host=d.get("outbound_proxy") or "",
-                        outbound_proxy_port=(
-                            (d.get("outbound_proxy_port") or 5060) if d.get("outbound_proxy") else 0
-                        ),
-                        expires=d.get("expires") or 3600,
-                        codecs=d.get("codecs") or [],
+                        outbound_proxy_host=d["outbound_proxy"] or "",
+                        outbound_proxy_port=d["outbound_proxy_port"] if d["outbound_proxy"] else 0,
+                        expires=d["expires"],
+                        codecs=d["codecs"],
                         dids=[
                             config_pb2.Did(number=x["number"], extension=x["extension"])
-                            for x in d.get("dids") or []
+                            for x in d["dids"]
                         ],
-                        default_extension=d.get("default_extension") or "",
+                        default_extension=d["default_extension"] or "",
                     )
                 )
             return config_pb2.TrunkList(trunks=out)

@@ -100,6 +100,17 @@ class B2bua:
         host, port = self.wire.advertised
         return f"{host}:{port}"
 
+    def ringing_in(self, tenant: str) -> list[Call]:
+        """This replica's calls ringing at an extension of ``tenant`` (PICK-01..03)."""
+        return [c for c in list(self.calls.values()) if c.record.tenant == tenant and c.is_ringing]
+
+    def answered_call(self, tenant: str, call_id: str) -> Call | None:
+        """The answered call ``call_id`` of ``tenant`` on this replica, if any."""
+        call = self.calls.get(call_id)
+        if call is None or call.ended or call.winner is None or call.record.tenant != tenant:
+            return None
+        return call
+
     async def ringing_calls(self, query: router_pb2.RingingQuery) -> router_pb2.RingingCalls:
         """This replica's calls ringing in ``query.tenant`` (served to the other replicas)."""
         return router_pb2.RingingCalls(
@@ -110,8 +121,7 @@ class B2bua:
                     ringing_since=call.ringing_since,
                     router_sip=self.sip_address,
                 )
-                for call in list(self.calls.values())
-                if call.record.tenant == query.tenant and call.is_ringing
+                for call in self.ringing_in(query.tenant)
             ]
         )
 
@@ -128,10 +138,8 @@ class B2bua:
 
     async def where_is(self, query: router_pb2.CallQuery) -> router_pb2.CallWhereabouts | None:
         """Served to the other replicas: here, if this replica holds the answered call."""
-        call = self.calls.get(query.call_id)
-        if call is None or call.ended or call.winner is None:
-            return None
-        if call.record.tenant != query.tenant:
+        call = self.answered_call(query.tenant, query.call_id)
+        if call is None:
             return None
         return router_pb2.CallWhereabouts(call_id=call.call_id, router_sip=self.sip_address)
 

@@ -126,6 +126,11 @@ REPLACES_HEADER = "X-Centralino-Replaces"
 LINGER_SECONDS = 32.0
 
 
+def _has_class(ext: config_pb2.Extension) -> bool:
+    """Whether the extension has any outbound routing class (COS-01, COS-02)."""
+    return bool(ext.standard_class_id or ext.restricted_class_id)
+
+
 class CallFinished(Exception):
     """Internal: the caller has its final answer; stop the set-up."""
 
@@ -324,15 +329,11 @@ class Call:
                 await self._lock_service(caller_ext, kind)
             else:
                 await self._pickup(caller_ext, kind)
-        elif not (caller_ext.standard_class_id or caller_ext.restricted_class_id):
+        elif not _has_class(caller_ext):
             # no outbound routing at all: the number is simply not one of ours
             await self.finish(404, "Not Found", "not_found", f"no extension {dialled}")
         else:
-            plan_pb = await self._lookup(self.b2bua.lookups.numbering_plan(tenant))
-            e164 = numbering_plan(codes, plan_pb).to_e164(kind.number)
-            await self._route_external(
-                ExternalCall(kind.number, e164), caller_ext, plan_pb.enum_suffix, spend_lock=True
-            )
+            await self._route_number(kind.number, caller_ext, spend_lock=True)
 
     # -- service codes -------------------------------------------------------------
 
@@ -421,8 +422,8 @@ class Call:
                 member_of(c.record.callee_extension),
                 c.ringing_since,
             )
-            for c in list(self.b2bua.calls.values())
-            if c is not self and c.record.tenant == tenant and c.is_ringing
+            for c in self.b2bua.ringing_in(tenant)
+            if c is not self
         ]
         elsewhere: dict[str, str] = {}
         if forwarded is None:
@@ -627,38 +628,52 @@ class Call:
             await self.ring(number)
             return
         owner = await self._lookup(self.b2bua.lookups.extension(tenant, transferor_ext))
-        if owner is None or not (owner.standard_class_id or owner.restricted_class_id):
+        if owner is None or not _has_class(owner):
             await self.finish(404, "Not Found", "not_found", f"transfer to unknown {number}")
-        codes = await self._lookup(self.b2bua.lookups.service_codes(tenant))
-        plan_pb = await self._lookup(self.b2bua.lookups.numbering_plan(tenant))
-        kind = ExternalCall(number, numbering_plan(codes, plan_pb).to_e164(number))
-        await self._route_external(kind, owner, plan_pb.enum_suffix, spend_lock=False)
+        await self._route_number(number, owner, spend_lock=False)
 
     def _consultation(self, replaces: Replaces) -> Call | None:
         """The transferor's consultation call an attended transfer names: it must be an
         answered call of this tenant whose caller-side dialog matches exactly."""
-        call = self.b2bua.calls.get(replaces.call_id)
-        if call is None or call is self or call.ended or call.winner is None:
-            return None
-        if call.record.tenant != self.record.tenant:
+        call = self.b2bua.answered_call(self.record.tenant, replaces.call_id)
+        if call is None or call is self:
             return None
         tags = {call.a.local_tag, call.a.invite.from_tag or ""}
         return call if replaces.names(call.call_id, tags) else None
 
     async def _attended(self, consult: Call, transferor: BranchLeg) -> None:
         """Join the waiting caller with the consulted party; the transferor leaves both."""
-        loop = asyncio.get_running_loop()
-        handed: asyncio.Future[tuple[BranchLeg, str] | None] = loop.create_future()
-        consult.post(lambda: consult.hand_over(handed))
-        taken = await handed
+        taken = await self._take_consulted(consult)
         if taken is None:
             self._notify_and_release(transferor, 481, "Call/Transaction Does Not Exist")
             await self.finish(
                 480, "Temporarily Unavailable", "transfer_failed", "consultation ended"
             )
-            return
-        leg, extension = taken
+        assert taken is not None
         self._notify_and_release(transferor, 200, "OK")
+        leg, extension = taken
+        offered = await self._offer_of(leg, extension)
+        if offered is None:
+            await self.finish(
+                480, "Temporarily Unavailable", "transfer_failed", "consulted party refused"
+            )
+        assert offered is not None
+        await self._reconnect(leg, *offered)
+
+    async def _take_consulted(self, consult: Call) -> tuple[BranchLeg, str] | None:
+        """The consultation call's answered party and its extension, handed over by the
+        consultation call in its own step; None when it is gone."""
+        handed: asyncio.Future[tuple[BranchLeg, str] | None]
+        handed = asyncio.get_running_loop().create_future()
+        consult.post(lambda: consult.hand_over(handed))
+        return await handed
+
+    async def _offer_of(
+        self, leg: BranchLeg, extension: str
+    ) -> tuple[bytes, Callable[[bytes], None]] | None:
+        """Make the consulted party a leg of this call and ask it for a fresh offer (an
+        offerless re-INVITE, RFC 3725 flow I): the offer, and how to send the answer in
+        the ACK. None when it refuses."""
         tenant = self.record.tenant
         self.branches[leg.name] = leg
         self.b2bua.register_branch(self, leg)
@@ -667,14 +682,11 @@ class Call:
         added, _ = await self.b2bua.counter.try_add(tenant, extension, self.call_id, lambda _: True)
         if added:
             self.counted.add((tenant, extension))
-        assert leg.dialog is not None
-        resp = await self._send_in_dialog(leg.dialog, "INVITE", leg, ack_later=True)
-        if not 200 <= resp.status < 300 or not resp.body:
-            await self.finish(
-                480, "Temporarily Unavailable", "transfer_failed", "consulted party refused"
-            )
-            return
         dialog = leg.dialog
+        assert dialog is not None
+        resp = await self._send_in_dialog(dialog, "INVITE", leg, ack_later=True)
+        if not 200 <= resp.status < 300 or not resp.body:
+            return None
 
         def ack(body: bytes) -> None:
             request = dialog.request(
@@ -682,7 +694,7 @@ class Call:
             )
             self.wire.send_stateless(request, dialog.next_hop)
 
-        await self._reconnect(leg, resp.body, ack)
+        return resp.body, ack
 
     async def _attended_elsewhere(self, user: str, replaces: Replaces, router_sip: str) -> None:
         """The consultation call is on another replica: call it there without an offer,
@@ -704,40 +716,22 @@ class Call:
         if consult is None:
             await self.finish(481, "Call/Transaction Does Not Exist", "transfer_failed")
         assert consult is not None
-        loop = asyncio.get_running_loop()
-        handed: asyncio.Future[tuple[BranchLeg, str] | None] = loop.create_future()
-        consult.post(lambda: consult.hand_over(handed))
-        taken = await handed
+        taken = await self._take_consulted(consult)
         if taken is None:
             await self.finish(481, "Call/Transaction Does Not Exist", "transfer_failed")
         assert taken is not None
         leg, extension = taken
-        tenant = self.record.tenant
         self.origin = Origin.TRANSFER
         self.record.origin = self.origin.value
-        self.branches[leg.name] = leg
-        self.b2bua.register_branch(self, leg)
         self.winner = leg
-        self.record.callee_extension = extension
-        self.record.callee_account = leg.name
-        added, _ = await self.b2bua.counter.try_add(tenant, extension, self.call_id, lambda _: True)
-        if added:
-            self.counted.add((tenant, extension))
-        assert leg.dialog is not None
-        resp = await self._send_in_dialog(leg.dialog, "INVITE", leg, ack_later=True)
-        if not 200 <= resp.status < 300 or not resp.body:
+        offered = await self._offer_of(leg, extension)
+        if offered is None:
             await self.finish(480, "Temporarily Unavailable", "transfer_failed", "party refused")
-        dialog = leg.dialog
-
-        def ack(body: bytes) -> None:
-            request = dialog.request(
-                "ACK", body, cseq=resp.cseq[0], extra=leg.extra_for_in_dialog()
-            )
-            self.wire.send_stateless(request, dialog.next_hop)
-
+        assert offered is not None
+        offer, ack = offered
         self._ack_joined = ack
         self.record.answered = time.time()
-        self.a.respond(200, "OK", resp.body, on_no_ack=lambda: self.post(self._no_ack))
+        self.a.respond(200, "OK", offer, on_no_ack=lambda: self.post(self._no_ack))
         await self.b2bua.recorder.publish(self.record, "answered", time.time())
 
     async def hand_over(self, handed: asyncio.Future[tuple[BranchLeg, str] | None]) -> None:
@@ -815,6 +809,17 @@ class Call:
         await self.b2bua.recorder.publish(self.record, "answered", time.time())
 
     # -- calls out of the PBX --------------------------------------------------------------
+
+    async def _route_number(
+        self, number: str, owner: config_pb2.Extension, *, spend_lock: bool
+    ) -> None:
+        """``number`` out of the PBX under ``owner``'s class, with its E.164 form (for
+        ENUM) from the tenant's numbering plan."""
+        tenant = self.record.tenant
+        codes = await self._lookup(self.b2bua.lookups.service_codes(tenant))
+        plan_pb = await self._lookup(self.b2bua.lookups.numbering_plan(tenant))
+        kind = ExternalCall(number, numbering_plan(codes, plan_pb).to_e164(number))
+        await self._route_external(kind, owner, plan_pb.enum_suffix, spend_lock=spend_lock)
 
     async def _route_external(
         self,
@@ -1239,14 +1244,9 @@ class Call:
         }[cause]
         assert self.policy is not None
         owner = await self._lookup(self.b2bua.lookups.extension(tenant, self.policy.number))
-        routable = owner is not None and (owner.standard_class_id or owner.restricted_class_id)
-        if ext is None and routable:
-            plan_pb = await self._lookup(self.b2bua.lookups.numbering_plan(tenant))
-            codes = await self._lookup(self.b2bua.lookups.service_codes(tenant))
-            plan = numbering_plan(codes, plan_pb)
-            kind = ExternalCall(number, plan.to_e164(number))
+        if ext is None and owner is not None and _has_class(owner):
             self._close_branches()
-            await self._route_external(kind, owner, plan_pb.enum_suffix, spend_lock=False)
+            await self._route_number(number, owner, spend_lock=False)
             return
         detail = (
             f"overflow loop through {number}"
