@@ -12,13 +12,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 import grpc
+import nats
 import pytest
 from licensing.conftest import start_licensing  # noqa: F401  (fixture: the real licensing service)
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from centralino.bus import Bus, heartbeat_subject
 from centralino.service import serve
 from centralino.settings import CommonSettings
-from centralino.v1 import common_pb2, config_pb2_grpc
+from centralino.v1 import common_pb2, config_pb2, config_pb2_grpc
 from centralino_config_api.service import ConfigApiService
 
 ADMIN_PASSWORD = "admin-pass-123"
@@ -175,3 +177,19 @@ async def own_tenant(shared: Running) -> str:
     status, body, _ = await shared.call("POST", "/api/v1/tenants", json={"id": name, "name": name})
     assert status == 201, body
     return name
+
+
+async def config_events(url: str, subject: str, want: int) -> list[config_pb2.ConfigChanged]:
+    """The first ``want`` ConfigChanged events on ``subject``, read from JetStream."""
+    nc = await nats.connect(url)
+    try:
+        sub = await nc.jetstream().subscribe(
+            subject, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+        )
+        out = []
+        while len(out) < want:
+            msg = await sub.next_msg(timeout=15)
+            out.append(config_pb2.ConfigChanged.FromString(msg.data))
+        return out
+    finally:
+        await nc.close()

@@ -9,27 +9,11 @@ from typing import Any
 
 import asyncpg
 import nats
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from centralino.runner.embedded import EmbeddedNats, free_port
 from centralino.v1 import config_pb2
 
-from .conftest import Running, running_service
-
-
-async def _events(url: str, subject: str, want: int) -> list[config_pb2.ConfigChanged]:
-    nc = await nats.connect(url)
-    try:
-        sub = await nc.jetstream().subscribe(
-            subject, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-        )
-        out = []
-        while len(out) < want:
-            msg = await sub.next_msg(timeout=15)
-            out.append(config_pb2.ConfigChanged.FromString(msg.data))
-        return out
-    finally:
-        await nc.close()
+from .conftest import Running, config_events, running_service
 
 
 async def test_outbox_delivers_after_nats_restart_and_never_for_rollbacks(
@@ -45,7 +29,7 @@ async def test_outbox_delivers_after_nats_restart_and_never_for_rollbacks(
                 "POST", "/api/v1/tenants/ob/extensions", json={"number": "100"}
             )
             assert s == 201, body
-            first = await _events(server.url, "centralino.ob.config.extension.>", 1)
+            first = await config_events(server.url, "centralino.ob.config.extension.>", 1)
             assert (first[0].kind, first[0].op, first[0].key) == ("extension", "created", "100")
             assert first[0].id == body["id"] and first[0].revision == 1
             assert first[0].meta.tenant == "ob"
@@ -74,7 +58,7 @@ async def test_outbox_delivers_after_nats_restart_and_never_for_rollbacks(
             )
             assert s == 201, body
             # in commit order, and the refused 102 never appears between them
-            events = await _events(server.url, "centralino.ob.config.extension.>", 3)
+            events = await config_events(server.url, "centralino.ob.config.extension.>", 3)
             assert [e.key for e in events] == ["100", "101", "103"]
     finally:
         server.stop()

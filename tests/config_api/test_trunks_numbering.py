@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import nats
-from nats.js.api import ConsumerConfig, DeliverPolicy
-
 from centralino.v1 import config_pb2
 
-from .conftest import Running
+from .conftest import Running, config_events
 
 NEW_FIELDS = (
     "outbound_proxy",
@@ -201,22 +198,6 @@ async def test_invalid_trunk_values_name_the_field_and_change_nothing_FEAT_07(
     assert s == 200 and out["total"] == 0
 
 
-async def _plan_events(url: str, tenant: str, want: int) -> list[config_pb2.ConfigChanged]:
-    nc = await nats.connect(url)
-    try:
-        sub = await nc.jetstream().subscribe(
-            f"centralino.{tenant}.config.numbering_plan.>",
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-        )
-        out = []
-        while len(out) < want:
-            msg = await sub.next_msg(timeout=15)
-            out.append(config_pb2.ConfigChanged.FromString(msg.data))
-        return out
-    finally:
-        await nc.close()
-
-
 async def test_numbering_plan_defaults_patch_and_revisions_FEAT_07_COS_01(
     shared: Running, own_tenant: str
 ) -> None:
@@ -271,7 +252,9 @@ async def test_numbering_plan_defaults_patch_and_revisions_FEAT_07_COS_01(
     )
     assert pb.revision == 2
 
-    events = await _plan_events(shared.nats_url, own_tenant, 2)
+    events = await config_events(
+        shared.nats_url, f"centralino.{own_tenant}.config.numbering_plan.>", 2
+    )
     assert [(e.kind, e.op, e.revision) for e in events] == [
         ("numbering_plan", "updated", 1),
         ("numbering_plan", "updated", 2),

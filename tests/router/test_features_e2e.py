@@ -8,7 +8,7 @@ Requirement IDs: COS-01..03, LOCK-01..10, EXT-12, FEAT-07, OVF-01.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote
@@ -148,25 +148,43 @@ async def test_class_rules_first_match_wins_and_denial_names_the_rule_COS_01(
     assert "[rule -1]" in by_dialled["118118"].detail
 
 
-async def test_outbound_call_answers_the_providers_digest_challenge(
-    router: Router, tenant: Tenant, tmp_path: Path
-) -> None:
-    """The trunk's credentials answer a 407; SIPp checks the digest (wrong -> 403)."""
-    provider = Sipp(
-        tmp_path,
-        "provider",
-        provider_answers(r"INVITE sip:0612345678@", username="0612345", password="s3cret"),
-    )
-    trunk = await _trunk(tenant, provider, username="0612345", password="s3cret")
-    std = await _class(tenant, "all", [{"pattern": "0X.", "action": "allow", "trunk_id": trunk}])
+async def _out_through_trunk(
+    router: Router,
+    tenant: Tenant,
+    tmp_path: Path,
+    provider_scenario: str,
+    trunk_fields: Callable[[Sipp], dict[str, Any]] = lambda _: {},
+) -> Any:
+    """200 dials 0612345678 under a class sending 0X. to a trunk whose provider is SIPp
+    playing ``provider_scenario`` (``trunk_fields``: more of the trunk, given the SIPp).
+    Both sides must succeed; returns the call's ended event."""
+    provider = Sipp(tmp_path, "provider", provider_scenario)
+    trunk = await _trunk(tenant, provider, **trunk_fields(provider))
+    std = await _class(tenant, "std", [{"pattern": "0X.", "action": "allow", "trunk_id": trunk}])
     caller = await _caller(tenant, standard=std)
     await provider.start_uas()
     result = await Sipp(
         tmp_path, "caller", caller_answered(caller, tenant.name, "0612345678")
     ).call(router.address)
     assert result.ok, result.stdout
-    assert (await provider.wait()).ok
+    provided = await provider.wait()
+    assert provided.ok, provided.stdout
     (ended,) = await tenant.events.ended()
+    return ended
+
+
+async def test_outbound_call_answers_the_providers_digest_challenge(
+    router: Router, tenant: Tenant, tmp_path: Path
+) -> None:
+    """The trunk's credentials answer a 401; SIPp checks the digest (wrong -> 403)."""
+    scenario = provider_answers(r"INVITE sip:0612345678@", username="0612345", password="s3cret")
+    ended = await _out_through_trunk(
+        router,
+        tenant,
+        tmp_path,
+        scenario,
+        lambda _: {"username": "0612345", "password": "s3cret"},
+    )
     assert tenant.events.names(ended.call_id) == ["created", "ringing", "answered", "ended"]
 
 
@@ -730,28 +748,17 @@ async def test_calls_out_go_through_the_trunks_outbound_proxy(
 ) -> None:
     """The provider's host does not even resolve: the INVITE names it in the Request-URI
     but is sent to the outbound proxy."""
-    proxy = Sipp(
-        tmp_path, "proxy", provider_answers(r"INVITE sip:0612345678@sip\.provider\.invalid")
-    )
-    trunk = await tenant.api.post(
-        f"/api/v1/tenants/{tenant.name}/trunks",
-        {
-            "name": "proxied",
+    await _out_through_trunk(
+        router,
+        tenant,
+        tmp_path,
+        provider_answers(r"INVITE sip:0612345678@sip\.provider\.invalid"),
+        lambda proxy: {
             "host": "sip.provider.invalid",
             "outbound_proxy": "127.0.0.1",
             "outbound_proxy_port": proxy.port,
         },
     )
-    std = await _class(
-        tenant, "std", [{"pattern": "0X.", "action": "allow", "trunk_id": trunk["id"]}]
-    )
-    caller = await _caller(tenant, standard=std)
-    await proxy.start_uas()
-    result = await Sipp(
-        tmp_path, "caller", caller_answered(caller, tenant.name, "0612345678")
-    ).call(router.address)
-    assert result.ok, result.stdout
-    assert (await proxy.wait()).ok
 
 
 async def test_a_trunks_codecs_are_what_the_provider_is_offered(
@@ -759,17 +766,13 @@ async def test_a_trunks_codecs_are_what_the_provider_is_offered(
 ) -> None:
     """The caller offers PCMA and PCMU; the trunk allows only PCMU, so the media service
     anchors the call and the provider is offered PCMU alone."""
-    provider = Sipp(tmp_path, "provider", provider_answers(r"m=audio [0-9]+ RTP/AVP 0( 101)?\r?\n"))
-    trunk = await _trunk(tenant, provider, codecs=["PCMU"])
-    std = await _class(tenant, "std", [{"pattern": "0X.", "action": "allow", "trunk_id": trunk}])
-    caller = await _caller(tenant, standard=std)
-    await provider.start_uas()
-    result = await Sipp(
-        tmp_path, "caller", caller_answered(caller, tenant.name, "0612345678")
-    ).call(anchored_router.address)
-    assert result.ok, result.stdout
-    assert (await provider.wait()).ok
-    (ended,) = await tenant.events.ended()
+    ended = await _out_through_trunk(
+        anchored_router,
+        tenant,
+        tmp_path,
+        provider_answers(r"m=audio [0-9]+ RTP/AVP 0( 101)?\r?\n"),
+        lambda _: {"codecs": ["PCMU"]},
+    )
     assert not ended.direct_media
 
 
