@@ -11,6 +11,7 @@ from .sipp import (
     _PREAMBLE,
     SDP,
     _identity,
+    _recv_checked,
     _response,
     caller_answered,
     caller_refused,
@@ -21,18 +22,6 @@ CHALLENGE = 'Digest realm="provider.test", nonce="n[pid][clock_tick]", algorithm
 
 #: a provider's caller: no edge headers, an outside number in From
 PROVIDER_CALLER = ("+390255501", "provider.test", "Subject: incoming call")
-
-
-def _recv_checked(what: str, regexp: str, var: str, search_in: str = "body") -> str:
-    """Receive ``what`` (e.g. ``request="ACK"``); the call fails unless it matches."""
-    return f"""  <recv {what}>
-    <action>
-      <ereg regexp="{escape(regexp, quote=True)}" search_in="{search_in}" check_it="true"
-            assign_to="{var}"/>
-    </action>
-  </recv>
-  <Reference variables="{var}"/>
-"""
 
 
 #: a device's ACK to its 2xx, noting the dialog's two ends for requests it sends later

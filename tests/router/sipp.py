@@ -233,19 +233,22 @@ def _response(status: int, reason: str, sdp: bool = False, cseq: str = "[last_CS
     )
 
 
-_CHECK_IDENTITY = """  <recv request="INVITE">
+def _recv_checked(what: str, regexp: str, var: str, search_in: str = "body") -> str:
+    """Receive ``what`` (e.g. ``request="ACK"``); the call fails unless it matches."""
+    return f"""  <recv {what}>
     <action>
-      <ereg regexp="{pattern}" search_in="msg" check_it="true" assign_to="id"/>
+      <ereg regexp="{escape(regexp, quote=True)}" search_in="{search_in}" check_it="true"
+            assign_to="{var}"/>
     </action>
   </recv>
-  <Reference variables="id"/>
+  <Reference variables="{var}"/>
 """
 
 
 def _recv_invite(expect: str | None) -> str:
     if expect is None:
         return '  <recv request="INVITE"/>\n'
-    return _CHECK_IDENTITY.format(pattern=escape(expect, quote=True))
+    return _recv_checked('request="INVITE"', expect, "id", "msg")
 
 
 def device_answers(delay_ms: int = 300, expect: str | None = None) -> str:
@@ -461,13 +464,7 @@ class Sipp:
 def _recv_200(expect: str | None) -> str:
     if expect is None:
         return '  <recv response="200" rrs="true"/>\n'
-    return f"""  <recv response="200" rrs="true">
-    <action>
-      <ereg regexp="{escape(expect, quote=True)}" search_in="body" check_it="true" assign_to="sdp"/>
-    </action>
-  </recv>
-  <Reference variables="sdp"/>
-"""
+    return _recv_checked('response="200" rrs="true"', expect, "sdp")
 
 
 def caller_anchored(
@@ -548,14 +545,7 @@ def device_accepts_reinvite(expect: str) -> str:
         + _response(180, "Ringing")
         + _response(200, "OK", sdp=True)
         + '  <recv request="ACK"/>\n'
-        + f"""  <recv request="INVITE">
-    <action>
-      <ereg regexp="{escape(expect, quote=True)}" search_in="body" check_it="true"
-            assign_to="re"/>
-    </action>
-  </recv>
-  <Reference variables="re"/>
-"""
+        + _recv_checked('request="INVITE"', expect, "re")
         + _response(200, "OK", sdp=True)
         + '  <recv request="ACK"/>\n'
         + '  <recv request="BYE"/>\n'
